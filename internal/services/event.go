@@ -10,6 +10,9 @@ import "time"
 // Events carry attacker-controlled text in Fields. Emitters cap every value
 // (see MaxFieldBytes) and consumers must treat the values as hostile.
 type Event struct {
+	// ID is unique per event. Consumers use it to drop redelivered copies;
+	// the publisher fills it in when the emulator left it empty.
+	ID      string            `json:"id"`
 	Time    time.Time         `json:"time"`
 	Decky   string            `json:"decky"`
 	Service string            `json:"service"`
