@@ -1,0 +1,26 @@
+package config
+
+// Var describes one DECNET_* environment variable: its name, its default as
+// the user would write it, and what it sets. Vars is the single list that
+// docs/configuration.md is checked against.
+type Var struct {
+	Name    string
+	Default string
+	Help    string
+}
+
+// Vars lists every environment variable decnet reads. Add new variables here;
+// a test fails when docs/configuration.md does not describe one of them.
+var Vars = []Var{
+	{"DECNET_DATA_DIR", "./decnet-data", "Directory for the database, the bus store, decky filesystems, the state file and secrets."},
+	{"DECNET_LOG_FORMAT", "text", "Log format on stderr: text or json."},
+	{"DECNET_LOG_LEVEL", "info", "Minimum log level: debug, info, warn or error."},
+	{"DECNET_BUS_URL", "(embedded)", "NATS URL every worker connects to, such as nats://127.0.0.1:4222. Empty inside `decnet up` means the in-process embedded server."},
+	{"DECNET_BUS_LISTEN", "127.0.0.1:4222", "Address the embedded NATS server listens on (`decnet bus`, and `decnet up` for outside workers). Set to `none` to accept in-process clients only."},
+	{"DECNET_DB_TYPE", "sqlite", "Database backend. Only sqlite is implemented."},
+	{"DECNET_DB_PATH", "<data dir>/decnet.db", "Path of the SQLite database."},
+	{"DECNET_HOST_ID", "local", "Name of this host in fleet_deckies rows and decky bus subjects."},
+	{"DECNET_SUBNET", "127.77.0.0/24", "Subnet decky addresses are allocated from. The native driver needs a range inside 127.0.0.0/8."},
+	{"DECNET_DECKIES", "3", "Number of deckies `decnet up` deploys on an empty data directory."},
+	{"DECNET_PORTS", "(service defaults)", "Port overrides per service, such as ssh=2222,http=8080, for hosts where the default ports are taken."},
+}
