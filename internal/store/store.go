@@ -87,6 +87,10 @@ type Attacker struct {
 	ASN                *int64              `json:"asn,omitempty"`
 	IdentityID         *string             `json:"identity_id,omitempty"`
 	UpdatedAt          time.Time           `json:"updated_at"`
+
+	// Touched lists (decky, service) pairs added since the row was loaded;
+	// the store writes them to its lookup table and clears the list.
+	Touched [][2]string `json:"-"`
 }
 
 // Credential is one distinct secret tried by one source against one service

@@ -1,0 +1,287 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"slices"
+
+	"github.com/google/uuid"
+
+	"github.com/decnet/decnet/internal/services"
+	"github.com/decnet/decnet/internal/store"
+)
+
+// Caps on what one attacker row accumulates. Older commands drop off first;
+// set-valued lists stop growing at their cap.
+const (
+	maxAttackerCommands = 2000
+	maxAttackerSetItems = 500
+	maxPrincipalBytes   = 256
+	maxSecretB64Bytes   = 4096
+	maxPrintableBytes   = 512
+)
+
+// Observation is what the ingester derives from one event beyond the raw
+// log row: the commands, fingerprints, payload hashes and C2 endpoints it adds
+// to its source's attacker row, and the credential it carries, if any.
+type Observation struct {
+	Event         services.Event
+	Command       string
+	Fingerprints  map[string]string
+	PayloadHashes []string
+	C2Endpoints   []string
+	Credential    *CredentialAttempt
+}
+
+// CredentialAttempt is one secret presented to a service.
+type CredentialAttempt struct {
+	Principal       string
+	SecretKind      string
+	Secret          []byte
+	SecretPrintable string
+	Outcome         string
+}
+
+// IngestResult reports what a batch changed.
+type IngestResult struct {
+	Inserted    int              // new log rows
+	Duplicates  int              // events whose id was already stored
+	Attackers   []store.Attacker // attacker rows written, after the batch
+	Credentials int              // credential rows inserted or bumped
+}
+
+// IngestBatch stores a batch of observations in one transaction: a log row per
+// event (events whose ID is already stored are skipped, so redelivery is
+// harmless), one attacker row per source address and one credential row per
+// distinct secret. Nothing is written when any step fails.
+func (s *Store) IngestBatch(ctx context.Context, batch []Observation) (IngestResult, error) {
+	var res IngestResult
+	if len(batch) == 0 {
+		return res, nil
+	}
+
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return res, fmt.Errorf("store: ingest: %w", err)
+	}
+	defer tx.Rollback()
+
+	insertLog, err := tx.PrepareContext(ctx, `INSERT INTO logs (event_id, time, decky, service, kind, src_ip, src_port, session, fields, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`)
+	if err != nil {
+		return res, fmt.Errorf("store: ingest: %w", err)
+	}
+	defer insertLog.Close()
+
+	now := s.Now()
+	nowText := FormatTime(now)
+	attackers := map[string]*store.Attacker{}
+	var order []string
+	var creds []*Observation
+
+	for i := range batch {
+		o := &batch[i]
+		e := o.Event
+		if e.Fields == nil {
+			e.Fields = map[string]string{}
+		}
+		r, err := insertLog.ExecContext(ctx, e.ID, FormatTime(e.Time), e.Decky, e.Service, e.Kind, e.SrcIP, e.SrcPort, e.Session, mustJSON(e.Fields), nowText)
+		if err != nil {
+			return res, fmt.Errorf("store: ingest event %s: %w", e.ID, err)
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			res.Duplicates++
+			continue
+		}
+		res.Inserted++
+		if e.SrcIP == "" {
+			continue
+		}
+
+		a, ok := attackers[e.SrcIP]
+		if !ok {
+			a, err = loadAttackerForUpdate(ctx, tx, e.SrcIP)
+			if err != nil {
+				return res, err
+			}
+			attackers[e.SrcIP] = a
+			order = append(order, e.SrcIP)
+		}
+		applyObservation(a, o)
+		if o.Credential != nil {
+			creds = append(creds, o)
+		}
+	}
+
+	for _, ip := range order {
+		a := attackers[ip]
+		a.UpdatedAt = now
+		if err := writeAttacker(ctx, tx, a); err != nil {
+			return res, err
+		}
+		res.Attackers = append(res.Attackers, *a)
+	}
+
+	for _, o := range creds {
+		if err := upsertCredential(ctx, tx, o, attackers[o.Event.SrcIP].UUID); err != nil {
+			return res, err
+		}
+		res.Credentials++
+	}
+
+	if err := tx.Commit(); err != nil {
+		return res, fmt.Errorf("store: ingest: commit: %w", err)
+	}
+	return res, nil
+}
+
+func loadAttackerForUpdate(ctx context.Context, tx *sql.Tx, ip string) (*store.Attacker, error) {
+	row := tx.QueryRowContext(ctx, `SELECT `+attackerColumns+` FROM attackers WHERE ip = ?`, ip)
+	a, err := scanAttacker(row)
+	if err == sql.ErrNoRows {
+		return &store.Attacker{
+			UUID:               uuid.NewString(),
+			IP:                 ip,
+			Deckies:            []string{},
+			Services:           []string{},
+			Commands:           []string{},
+			Fingerprints:       map[string]string{},
+			FingerprintHistory: map[string][]string{},
+			PayloadHashes:      []string{},
+			C2Endpoints:        []string{},
+		}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// applyObservation folds one event into its attacker row. First and last
+// seen come from event times, not from the clock, so replays and late
+// deliveries keep the true window.
+func applyObservation(a *store.Attacker, o *Observation) {
+	e := o.Event
+	if a.FirstSeen.IsZero() || e.Time.Before(a.FirstSeen) {
+		a.FirstSeen = e.Time.UTC()
+	}
+	if e.Time.After(a.LastSeen) {
+		a.LastSeen = e.Time.UTC()
+	}
+	a.EventCount++
+
+	if e.Decky != "" {
+		a.Deckies = addUnique(a.Deckies, e.Decky)
+	}
+	if e.Service != "" {
+		a.Services = addUnique(a.Services, e.Service)
+	}
+	if e.Decky != "" && e.Service != "" {
+		a.Touched = append(a.Touched, [2]string{e.Decky, e.Service})
+	}
+	if o.Command != "" {
+		a.Commands = append(a.Commands, o.Command)
+		if over := len(a.Commands) - maxAttackerCommands; over > 0 {
+			a.Commands = slices.Delete(a.Commands, 0, over)
+		}
+	}
+	for kind, value := range o.Fingerprints {
+		if value == "" {
+			continue
+		}
+		a.Fingerprints[kind] = value
+		a.FingerprintHistory[kind] = addUnique(a.FingerprintHistory[kind], value)
+	}
+	for _, h := range o.PayloadHashes {
+		a.PayloadHashes = addUnique(a.PayloadHashes, h)
+	}
+	for _, c := range o.C2Endpoints {
+		a.C2Endpoints = addUnique(a.C2Endpoints, c)
+	}
+}
+
+func addUnique(list []string, v string) []string {
+	if slices.Contains(list, v) || len(list) >= maxAttackerSetItems {
+		return list
+	}
+	return append(list, v)
+}
+
+func writeAttacker(ctx context.Context, tx *sql.Tx, a *store.Attacker) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO attackers (uuid, ip, first_seen, last_seen, deckies, services, event_count, commands,
+			fingerprints, fingerprint_history, payload_hashes, c2_endpoints, asn, identity_id, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (uuid) DO UPDATE SET
+			first_seen = excluded.first_seen, last_seen = excluded.last_seen,
+			deckies = excluded.deckies, services = excluded.services,
+			event_count = excluded.event_count, commands = excluded.commands,
+			fingerprints = excluded.fingerprints, fingerprint_history = excluded.fingerprint_history,
+			payload_hashes = excluded.payload_hashes, c2_endpoints = excluded.c2_endpoints,
+			updated_at = excluded.updated_at`,
+		a.UUID, a.IP, FormatTime(a.FirstSeen), FormatTime(a.LastSeen), mustJSON(a.Deckies), mustJSON(a.Services),
+		a.EventCount, mustJSON(a.Commands), mustJSON(a.Fingerprints), mustJSON(a.FingerprintHistory),
+		mustJSON(a.PayloadHashes), mustJSON(a.C2Endpoints), a.ASN, a.IdentityID, FormatTime(a.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("store: write attacker %s: %w", a.IP, err)
+	}
+
+	for _, t := range a.Touched {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO attacker_deckies (attacker_uuid, decky, service) VALUES (?, ?, ?)
+			ON CONFLICT DO NOTHING`, a.UUID, t[0], t[1]); err != nil {
+			return fmt.Errorf("store: write attacker %s: %w", a.IP, err)
+		}
+	}
+	a.Touched = nil
+	return nil
+}
+
+func upsertCredential(ctx context.Context, tx *sql.Tx, o *Observation, attackerUUID string) error {
+	c := o.Credential
+	e := o.Event
+	sum := sha256.Sum256(c.Secret)
+	kind := c.SecretKind
+	if kind == "" {
+		kind = "plaintext"
+	}
+	outcome := c.Outcome
+	if outcome == "" {
+		outcome = "failure"
+	}
+	b64 := base64.StdEncoding.EncodeToString(c.Secret)
+	if len(b64) > maxSecretB64Bytes {
+		// NOTE: the hash still covers the whole secret; only the stored copy is cut.
+		b64 = b64[:maxSecretB64Bytes]
+	}
+	ts := FormatTime(e.Time)
+
+	_, err := tx.ExecContext(ctx, `INSERT INTO credentials (attacker_ip, attacker_uuid, decky, service, principal, secret_kind,
+			secret_sha256, secret_b64, secret_printable, outcome, first_seen, last_seen, attempt_count)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+		ON CONFLICT (attacker_ip, decky, service, secret_kind, secret_sha256, principal) DO UPDATE SET
+			attempt_count = credentials.attempt_count + 1,
+			first_seen = MIN(credentials.first_seen, excluded.first_seen),
+			last_seen = MAX(credentials.last_seen, excluded.last_seen),
+			outcome = CASE WHEN excluded.outcome = 'success' THEN 'success' ELSE credentials.outcome END,
+			attacker_uuid = excluded.attacker_uuid`,
+		e.SrcIP, attackerUUID, e.Decky, e.Service, cut(c.Principal, maxPrincipalBytes), kind,
+		hex.EncodeToString(sum[:]), b64, cut(c.SecretPrintable, maxPrintableBytes), outcome, ts, ts)
+	if err != nil {
+		return fmt.Errorf("store: write credential of %s: %w", e.SrcIP, err)
+	}
+	return nil
+}
+
+// cut shortens s to at most n bytes without splitting a UTF-8 sequence.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
