@@ -1,0 +1,262 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Msg is one received message.
+type Msg struct {
+	Subject string
+
+	// Seq is the stream sequence for messages read from JetStream, usable
+	// as an SSE event id; 0 for core NATS messages.
+	Seq uint64
+
+	// NumDelivered counts deliveries of a JetStream message, so 2 or more
+	// means a redelivery; 0 for core NATS messages.
+	NumDelivered uint64
+
+	// Data is the raw envelope JSON.
+	Data []byte
+
+	jsMsg jetstream.Msg
+}
+
+// Envelope decodes Data.
+func (m Msg) Envelope() (Envelope, error) {
+	return DecodeEnvelope(m.Data)
+}
+
+func fromJetStream(jm jetstream.Msg) Msg {
+	m := Msg{Subject: jm.Subject(), Data: jm.Data(), jsMsg: jm}
+	if md, err := jm.Metadata(); err == nil {
+		m.Seq = md.Sequence.Stream
+		m.NumDelivered = md.NumDelivered
+	}
+	return m
+}
+
+// Subscription is a core NATS subscription; Unsubscribe ends it.
+type Subscription struct {
+	sub *nats.Subscription
+}
+
+// Unsubscribe stops delivery. Messages already handed to the handler finish.
+func (s *Subscription) Unsubscribe() error {
+	if err := s.sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		return fmt.Errorf("bus: unsubscribe %s: %w", s.sub.Subject, err)
+	}
+	return nil
+}
+
+// Subscribe delivers live core NATS messages matching subject (wildcards
+// allowed) to handler, one at a time on a goroutine owned by the
+// subscription. Nothing is replayed: use Replay for stream history.
+func (b *Bus) Subscribe(subject string, handler func(Msg)) (*Subscription, error) {
+	sub, err := b.nc.Subscribe(subject, func(nm *nats.Msg) {
+		handler(Msg{Subject: nm.Subject, Data: nm.Data})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bus: subscribe %s: %w", subject, err)
+	}
+	return &Subscription{sub: sub}, nil
+}
+
+// BatchHandler processes a batch of stream messages. Returning nil
+// acknowledges the whole batch; returning an error makes every message of
+// the batch come back later.
+type BatchHandler func(ctx context.Context, msgs []Msg) error
+
+// ConsumeConfig configures a durable pull consumer.
+type ConsumeConfig struct {
+	Stream  string   // required
+	Durable string   // consumer name, kept by the server across restarts; required
+	Filter  []string // subjects to read; empty reads the whole stream
+
+	Batch   int           // max messages per handler call (default 500)
+	Linger  time.Duration // how long to wait to fill a batch after its first message (default 20ms)
+	AckWait time.Duration // redelivery delay for unacknowledged messages (default 30s)
+	Retry   time.Duration // delay before a failed batch is redelivered (default 1s)
+}
+
+// ConsumeEvents runs a durable consumer on EVENTS (service events, log.>)
+// for the ingester. See Consume for delivery guarantees.
+func (b *Bus) ConsumeEvents(ctx context.Context, durable string, batch int, handler BatchHandler) error {
+	return b.Consume(ctx, ConsumeConfig{
+		Stream:  EventsStream,
+		Durable: durable,
+		Filter:  []string{FilterAllLogs},
+		Batch:   batch,
+	}, handler)
+}
+
+// Consume reads a stream through a durable pull consumer and hands batches
+// to handler until ctx ends, then returns nil.
+//
+// Delivery is at least once. A message is acknowledged only after handler
+// returned nil for its batch; after a handler error, a crash or a restart it
+// is delivered again, so handlers must be idempotent (the ingester dedupes
+// on the envelope id). A message that can never be processed must be
+// logged and skipped by the handler, not failed, or it comes back forever.
+// Messages that were fetched but not handed over when the process stops
+// return after AckWait.
+func (b *Bus) Consume(ctx context.Context, cfg ConsumeConfig, handler BatchHandler) error {
+	if cfg.Stream == "" || cfg.Durable == "" {
+		return errors.New("bus: consume: stream and durable name are required")
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 500
+	}
+	if cfg.Linger <= 0 {
+		cfg.Linger = 20 * time.Millisecond
+	}
+	if cfg.AckWait <= 0 {
+		cfg.AckWait = 30 * time.Second
+	}
+	if cfg.Retry <= 0 {
+		cfg.Retry = time.Second
+	}
+
+	cons, err := b.js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{
+		Durable:        cfg.Durable,
+		FilterSubjects: cfg.Filter,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        cfg.AckWait,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		MaxDeliver:     -1,
+		MaxAckPending:  cfg.Batch * 4,
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("bus: consumer %s on %s: %w", cfg.Durable, cfg.Stream, err)
+	}
+
+	it, err := cons.Messages(jetstream.PullMaxMessages(cfg.Batch * 2))
+	if err != nil {
+		return fmt.Errorf("bus: consumer %s: start pulling: %w", cfg.Durable, err)
+	}
+	defer it.Stop()
+
+	logger := b.logger.With("stream", cfg.Stream, "consumer", cfg.Durable)
+	for {
+		batch, err := nextBatch(ctx, it, cfg.Batch, cfg.Linger)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("bus: consumer %s: %w", cfg.Durable, err)
+		}
+
+		if err := handler(ctx, batch); err != nil {
+			logger.Warn("batch handler failed, messages will be redelivered", "err", err, "messages", len(batch))
+			for _, m := range batch {
+				_ = m.jsMsg.NakWithDelay(cfg.Retry)
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			continue
+		}
+		for _, m := range batch {
+			if err := m.jsMsg.Ack(); err != nil {
+				logger.Warn("ack failed, message will be redelivered", "err", err, "seq", m.Seq)
+			}
+		}
+	}
+}
+
+// nextBatch blocks for the first message, then collects more until the
+// batch is full or linger passes without a new one.
+func nextBatch(ctx context.Context, it jetstream.MessagesContext, size int, linger time.Duration) ([]Msg, error) {
+	first, err := it.Next(jetstream.NextContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	batch := make([]Msg, 0, size)
+	batch = append(batch, fromJetStream(first))
+
+	for len(batch) < size {
+		m, err := it.Next(jetstream.NextMaxWait(linger))
+		if err != nil {
+			// A timeout ends the batch; any other error shows up again on
+			// the next blocking Next.
+			break
+		}
+		batch = append(batch, fromJetStream(m))
+	}
+	return batch, nil
+}
+
+// Replay streams messages matching filter from the stream that stores it,
+// through an ordered (ephemeral, in-order, gap-free) consumer, and then
+// follows new messages live. The channel closes when ctx ends or the
+// consumer fails.
+//
+// afterSeq > 0 starts after that stream sequence, which is how an SSE
+// client resumes with Last-Event-ID. Otherwise lastN > 0 starts at most
+// lastN messages back, and both 0 deliver only new messages.
+func (b *Bus) Replay(ctx context.Context, filter string, afterSeq uint64, lastN int) (<-chan Msg, error) {
+	stream := StreamFor(filter)
+	if stream == "" {
+		return nil, fmt.Errorf("bus: replay %s: subject is not stored in a stream", filter)
+	}
+
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverNewPolicy}
+	switch {
+	case afterSeq > 0:
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = afterSeq + 1
+	case lastN > 0:
+		st, err := b.js.Stream(ctx, stream)
+		if err != nil {
+			return nil, fmt.Errorf("bus: replay %s: stream %s: %w", filter, stream, err)
+		}
+		last := st.CachedInfo().State.LastSeq
+		// NOTE: the start is counted over the whole stream, so a narrow
+		// filter gets fewer than lastN messages back.
+		start := uint64(1)
+		if last >= uint64(lastN) {
+			start = last - uint64(lastN) + 1
+		}
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = start
+	}
+
+	cons, err := b.js.OrderedConsumer(ctx, stream, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("bus: replay %s: %w", filter, err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return nil, fmt.Errorf("bus: replay %s: %w", filter, err)
+	}
+
+	out := make(chan Msg, 64)
+	go func() {
+		defer close(out)
+		defer it.Stop()
+		for {
+			jm, err := it.Next(jetstream.NextContext(ctx))
+			if err != nil {
+				if ctx.Err() == nil {
+					b.logger.Warn("replay consumer stopped", "filter", filter, "err", err)
+				}
+				return
+			}
+			select {
+			case out <- fromJetStream(jm):
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
