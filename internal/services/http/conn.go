@@ -7,10 +7,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"hash"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/decnet/decnet/internal/services"
 )
@@ -93,6 +95,38 @@ func (c *conn) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// Lingering close after a rejection: nginx and Apache read what the client
+// still sends before they close, so the client sees the error page rather
+// than a TCP reset that discards it.
+const (
+	lingerTimeout = 500 * time.Millisecond
+	lingerBytes   = 256 << 10
+)
+
+// CloseWrite half-closes the connection. net/http calls it through a type
+// assertion before it closes a connection it rejected.
+func (c *conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// Close closes the connection, after a lingering close when the request
+// was rejected.
+func (c *conn) Close() error {
+	c.mu.Lock()
+	rejected := c.rejected != 0
+	c.mu.Unlock()
+
+	if rejected {
+		c.CloseWrite()
+		c.Conn.SetReadDeadline(time.Now().Add(lingerTimeout))
+		io.CopyN(io.Discard, c.Conn, lingerBytes)
+	}
+	return c.Conn.Close()
 }
 
 func (c *conn) startRequest() {

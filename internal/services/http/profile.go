@@ -71,6 +71,10 @@ func profileFor(persona decky.Persona, distro string) profile {
 
 // setHeaders sets the headers every response of the profile carries.
 // Header names are set as the server spells them (ETag, not Etag).
+//
+// NOTE: net/http writes headers sorted by name, while nginx sends Server
+// first and IIS sends Content-Type first; a client that fingerprints header
+// order can tell the emulator apart.
 func (p profile) setHeaders(h http.Header, now time.Time) {
 	h["Server"] = []string{p.server}
 	h["Date"] = []string{now.UTC().Format(http.TimeFormat)}
