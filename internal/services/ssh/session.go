@@ -173,16 +173,14 @@ func (se *session) interactive() {
 			case evLine:
 				se.runLine(sh, ev.line, out, out)
 				if sh.Exited() {
-					io.WriteString(out, "logout\n")
-					se.sendExit(sh.Status())
+					se.logout(out, sh)
 					return
 				}
 				prompt()
 			case evInterrupt:
 				prompt()
 			case evEOF:
-				io.WriteString(out, "logout\n")
-				se.sendExit(sh.Status())
+				se.logout(out, sh)
 				return
 			}
 		}
@@ -194,6 +192,14 @@ func (se *session) interactive() {
 			return
 		}
 	}
+}
+
+// logout ends an interactive session as a login shell does.
+func (se *session) logout(out io.Writer, sh *shell.Shell) {
+	if se.pty {
+		io.WriteString(out, "logout\n")
+	}
+	se.sendExit(sh.Status())
 }
 
 // crlfWriter turns "\n" into "\r\n", as a terminal with ONLCR does.
