@@ -114,8 +114,8 @@ var commentStyles = map[string]string{
 	".cc": "//", ".cpp": "//", ".hpp": "//", ".java": "//", ".cs": "//", ".kt": "//",
 	".swift": "//", ".rs": "//", ".php": "//", ".scss": "//",
 	".sql": "--", ".lua": "--",
-	".css": "/*",
-	".md": "<!--",
+	".css":  "/*",
+	".md":   "<!--",
 	".json": "json",
 }
 
