@@ -135,4 +135,3 @@ func (s *Server) credentialsGroup() RouteGroup {
 		},
 	}}}
 }
-

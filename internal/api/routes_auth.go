@@ -60,7 +60,7 @@ func (s *Server) authGroup() RouteGroup {
 		},
 		{
 			Method: "POST", Path: "/api/v1/auth/stream-ticket", Role: Viewer,
-			Summary: "Issue a single-use ticket, valid 60 seconds, that opens one event stream through ?ticket=.",
+			Summary:  "Issue a single-use ticket, valid 60 seconds, that opens one event stream through ?ticket=.",
 			Response: TicketResponse{},
 			Handle: func(c *Call) (any, error) {
 				t, err := s.deps.Auth.Tickets().Issue(c.User.UUID)

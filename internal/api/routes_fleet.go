@@ -23,7 +23,7 @@ func (s *Server) deckiesGroup() RouteGroup {
 		},
 		{
 			Method: "GET", Path: "/api/v1/deckies/{name}", Role: Viewer,
-			Summary: "One decky by name; this host's row wins when several hosts run the name.",
+			Summary:  "One decky by name; this host's row wins when several hosts run the name.",
 			Response: store.FleetDecky{},
 			Handle: func(c *Call) (any, error) {
 				all, err := s.deps.Store.ListFleetDeckies(c.R.Context(), "")

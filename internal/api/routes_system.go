@@ -47,7 +47,7 @@ func (s *Server) systemGroup() RouteGroup {
 			Method: "GET", Path: "/readyz", Role: Public,
 			Summary:  "Readiness: the database and the bus answer. 503 names the failing check.",
 			Response: HealthStatus{}, Errors: []int{http.StatusServiceUnavailable},
-			Handle:   s.handleReady,
+			Handle: s.handleReady,
 		},
 		{
 			Method: "GET", Path: "/metrics", Role: Public,
@@ -112,7 +112,7 @@ func (s *Server) handleReady(c *Call) (any, error) {
 func (s *Server) workersGroup() RouteGroup {
 	return RouteGroup{Name: "workers", Routes: []Route{{
 		Method: "GET", Path: "/api/v1/workers", Role: Viewer,
-		Summary: "Workers with their last heartbeat on system.<name>.health: ok under 90 s, stale after, unknown when never heard.",
+		Summary:  "Workers with their last heartbeat on system.<name>.health: ok under 90 s, stale after, unknown when never heard.",
 		Response: []WorkerStatus{},
 		Handle: func(c *Call) (any, error) {
 			if s.deps.Workers != nil {

@@ -7,7 +7,6 @@ import (
 	"github.com/decnet/decnet/internal/store"
 )
 
-
 // CreateUserRequest is the body of POST /api/v1/users.
 type CreateUserRequest struct {
 	Username           string `json:"username" validate:"required,max=64,pattern=^[A-Za-z0-9_.@-]+$"`
@@ -51,7 +50,7 @@ func (s *Server) usersGroup() RouteGroup {
 		{
 			Method: "GET", Path: "/api/v1/users/{uuid}", Role: Admin, Summary: "One user.",
 			Response: store.User{},
-			Handle: func(c *Call) (any, error) { return s.deps.Store.GetUser(c.R.Context(), c.PathValue("uuid")) },
+			Handle:   func(c *Call) (any, error) { return s.deps.Store.GetUser(c.R.Context(), c.PathValue("uuid")) },
 		},
 		{
 			Method: "PATCH", Path: "/api/v1/users/{uuid}", Role: Admin,
