@@ -19,6 +19,9 @@ import (
 
 	"github.com/decnet/decnet/internal/decky"
 	"github.com/decnet/decnet/internal/services"
+	httpsvc "github.com/decnet/decnet/internal/services/http"
+	"github.com/decnet/decnet/internal/services/shell"
+	sshsvc "github.com/decnet/decnet/internal/services/ssh"
 )
 
 // deckyEnv is the environment variable that carries a decky's full JSON
@@ -171,26 +174,109 @@ func (s *jsonLineSink) Emit(e services.Event) {
 }
 
 // deckyServices maps a service name to the emulator decky serve runs.
+// They are the same emulators the native driver runs in-process.
 var deckyServices = map[string]deckyService{
-	"ssh":  serveStub,
-	"http": serveStub,
+	sshsvc.ServiceName: serveSSH,
+	httpsvc.Service:    serveHTTP,
 }
 
-// serveStub accepts connections and records them.
-func serveStub(ctx context.Context, env serviceEnv) error {
+// server is the shape every emulator shares with net/http.
+type server interface {
+	Serve(l net.Listener) error
+	Shutdown(ctx context.Context) error
+}
+
+// serveOn runs srv on the service's TCP port until ctx ends, then gives it
+// five seconds to finish open connections.
+func serveOn(ctx context.Context, env serviceEnv, srv server) error {
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(env.Service.Port))
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	go func() { <-ctx.Done(); ln.Close() }()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return ctx.Err()
-		}
-		host, port, _ := net.SplitHostPort(c.RemoteAddr().String())
-		p, _ := strconv.Atoi(port)
-		env.Sink.Emit(services.Event{Time: time.Now().UTC(), Decky: env.Decky.Name, Service: env.Service.Name, Kind: services.KindConnect, SrcIP: host, SrcPort: p, DstPort: env.Service.Port})
-		c.Close()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
 	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		env.Log.Warn("shutdown", "err", err)
+	}
+	<-errc
+	return nil
+}
+
+func serveSSH(ctx context.Context, env serviceEnv) error {
+	dk := env.Decky
+	now := time.Now()
+	kernel := dk.Kernel()
+	osName := ""
+	if d, err := decky.LookupDistro(dk.Distro); err == nil {
+		osName = d.PrettyName
+	}
+	srv, err := sshsvc.NewServer(sshsvc.Config{
+		Decky:    dk.Name,
+		Hostname: hostnameOf(dk),
+		Distro:   dk.Distro,
+		Seed:     dk.Seed,
+		Policy:   sshPolicy(env.Service),
+		Root:     env.Root,
+		Shell: shell.Env{
+			OSName:        osName,
+			Kernel:        kernel.Release,
+			KernelVersion: kernel.Version,
+			IP:            dk.IP,
+			Boot:          dk.BootTime(now),
+		},
+		Sink:   env.Sink,
+		Logger: env.Log,
+	})
+	if err != nil {
+		return err
+	}
+	return serveOn(ctx, env, srv)
+}
+
+// sshPolicy reads the login policy from the service's config: "passwords"
+// is a comma-separated list accepted for every user (default: the common
+// weak passwords); "accept_nth" lets the Nth password attempt in whatever
+// it holds.
+func sshPolicy(s decky.Service) sshsvc.Policy {
+	words := sshsvc.DefaultWeakPasswords
+	if v, ok := s.Config["passwords"]; ok {
+		words = strings.Split(v, ",")
+	}
+	policies := []sshsvc.Policy{sshsvc.WeakPasswords{"*": words}}
+	if n, err := strconv.Atoi(s.Config["accept_nth"]); err == nil && n > 0 {
+		policies = append(policies, sshsvc.NthAttempt{N: n, PerSource: true})
+	}
+	return sshsvc.AnyOf(policies...)
+}
+
+func serveHTTP(ctx context.Context, env serviceEnv) error {
+	dk := env.Decky
+	srv, err := httpsvc.New(httpsvc.Config{
+		Decky:    dk.Name,
+		Hostname: hostnameOf(dk),
+		Persona:  dk.Persona,
+		Distro:   dk.Distro,
+		Root:     env.Root,
+		Sink:     env.Sink,
+		Logger:   env.Log,
+	})
+	if err != nil {
+		return err
+	}
+	return serveOn(ctx, env, srv)
+}
+
+func hostnameOf(dk decky.Decky) string {
+	if dk.Hostname != "" {
+		return dk.Hostname
+	}
+	return dk.Name
 }

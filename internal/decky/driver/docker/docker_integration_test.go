@@ -17,6 +17,7 @@ import (
 	"github.com/decnet/decnet/internal/decky/driver/docker"
 	"github.com/decnet/decnet/internal/decky/driver/docker/dockertest"
 	"github.com/decnet/decnet/internal/services"
+	"github.com/decnet/decnet/internal/testenv"
 )
 
 // eventLog is a services.Sink that keeps what it receives.
@@ -136,9 +137,13 @@ func TestDeployInspectFilesTeardown(t *testing.T) {
 	// The attacker's host reaches the decky on the LAN, and the connection
 	// comes back as an event through the container's log stream.
 	lan.WaitTCP(t, "10.213.7.10:80", time.Minute)
-	waitFor(t, "connect event from the attacker namespace", 30*time.Second, func() bool {
+	testenv.RequireTool(t, "curl", "curl")
+	if page, err := lan.Command(ctx, "curl", "-sS", "-m", "10", "http://10.213.7.10/index.html?probe=1").CombinedOutput(); err != nil {
+		t.Fatalf("curl web-01: %v: %s", err, page)
+	}
+	waitFor(t, "request event from the attacker namespace", 30*time.Second, func() bool {
 		_, ok := events.find(func(e services.Event) bool {
-			return e.Decky == "web-01" && e.Service == "http" && e.SrcIP == lan.PeerIP
+			return e.Decky == "web-01" && e.Service == "http" && e.Kind == services.KindRequest && e.SrcIP == lan.PeerIP
 		})
 		return ok
 	})
@@ -173,6 +178,33 @@ func TestDeployInspectFilesTeardown(t *testing.T) {
 	if _, err := d.ReadFile(ctx, "web-01", f.Path); !errors.Is(err, driver.ErrNotFound) {
 		t.Errorf("ReadFile after RemoveFile: err = %v, want ErrNotFound", err)
 	}
+
+	// The attacker logs in with the real OpenSSH client and reads a file
+	// the planter put into the decky, through the decky's emulated shell.
+	testenv.RequireTool(t, "ssh", "openssh-client")
+	testenv.RequireTool(t, "sshpass", "sshpass")
+	planted := driver.File{Path: "/root/.aws/credentials", Data: []byte("[default]\naws_access_key_id = AKIADECNETTEST0001\n"), Mode: 0o600}
+	if err := d.WriteFile(ctx, "web-01", planted); err != nil {
+		t.Fatalf("WriteFile planted: %v", err)
+	}
+	lan.WaitTCP(t, "10.213.7.10:22", time.Minute)
+	sshOut, err := lan.Command(ctx, "sshpass", "-p", "root", "ssh",
+		"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+		"-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10",
+		"-o", "PreferredAuthentications=password", "-o", "PubkeyAuthentication=no",
+		"root@10.213.7.10", "cat /root/.aws/credentials; hostname").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ssh into web-01: %v: %s", err, sshOut)
+	}
+	if !strings.Contains(string(sshOut), "AKIADECNETTEST0001") || !strings.Contains(string(sshOut), "srv-web-01") {
+		t.Errorf("ssh output lacks the planted key or the hostname:\n%s", sshOut)
+	}
+	waitFor(t, "ssh command event", 30*time.Second, func() bool {
+		_, ok := events.find(func(e services.Event) bool {
+			return e.Decky == "web-01" && e.Service == "ssh" && e.Kind == services.KindCommand && e.SrcIP == lan.PeerIP
+		})
+		return ok
+	})
 
 	// A service container stopped by hand shows as degraded.
 	stopService(t, ctx, "web-01", "ssh")
