@@ -32,7 +32,7 @@ type BuildOptions struct {
 	// RandomizeDistros draws each decky's distro at random from Distros, or
 	// from all distros when Distros is empty.
 	RandomizeDistros bool
-	// Subnet is where addresses come from; the zero value means
+	// Subnet is the range addresses are allocated from. The zero value means
 	// DefaultSubnet. Only IPv4 is supported.
 	Subnet netip.Prefix
 	// Ports overrides the default port of a service on every decky, such as
@@ -75,7 +75,7 @@ func Build(opts BuildOptions) ([]Decky, error) {
 	return fleet, nil
 }
 
-// buildPlan holds the validated options and the allocation state of one
+// buildPlan contains the validated options and the allocation state of one
 // Build call.
 type buildPlan struct {
 	opts        BuildOptions

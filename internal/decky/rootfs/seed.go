@@ -5,7 +5,7 @@
 //
 // Files returns the tree as data, so a driver can copy it anywhere (the
 // docker driver writes it through the archive API, which keeps owners).
-// Seed writes it into a host directory that stands for the decky's root.
+// Seed writes it into a host directory that is the decky's root.
 // Paths inside a decky map to that directory as HostPath describes; a
 // Windows persona's C: drive is the directory "C".
 package rootfs

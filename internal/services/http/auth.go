@@ -21,7 +21,7 @@ const (
 	maxDigestParams   = 32
 )
 
-// credential is what an Authorization header carried.
+// credential is the decoded content of one Authorization header.
 type credential struct {
 	scheme   string // basic, bearer or digest
 	username string
@@ -30,7 +30,7 @@ type credential struct {
 	// malformed is set when the header named a known scheme but its value
 	// could not be decoded; secret is then empty.
 	malformed bool
-	// params holds Digest parameters other than username and response.
+	// params contains the Digest parameters other than username and response.
 	params map[string]string
 }
 

@@ -77,7 +77,7 @@ func (c *conn) Read(p []byte) (int, error) {
 
 // Write passes writes through, except net/http's own rejection of a
 // request it could not parse (written in one call, straight to the
-// connection), which it rewrites as the persona's server would answer.
+// connection), which it replaces with the persona's own error response.
 func (c *conn) Write(p []byte) (int, error) {
 	if !bytes.HasPrefix(p, []byte(goResponsePrefix)) || !bytes.Contains(p, []byte(goErrorHeaders)) || len(p) < len(goResponsePrefix)+3 {
 		return c.Conn.Write(p)
@@ -212,7 +212,7 @@ func (s *Server) rejection(goStatus int) []byte {
 		body = string(bytes.Replace([]byte(body), []byte("Your browser sent a request that this server could not understand.<br />\n"),
 			[]byte("Your browser sent a request that this server could not understand.<br />\nSize of a request header field exceeds server limit.<br />\n"), 1))
 	case p.kind == kindIIS:
-		// HTTP.sys answers before IIS sees the request.
+		// HTTP.sys rejects the request before IIS sees it.
 		server = "Microsoft-HTTPAPI/2.0"
 		contentType = "text/html; charset=us-ascii"
 		detail := "Bad Request - Invalid Header</h2>\n<hr><p>HTTP Error 400. The request has an invalid header name."

@@ -6,11 +6,10 @@ import (
 )
 
 // escape renders attacker bytes as printable text for event fields, using
-// Go's escape syntax without surrounding quotes: printable UTF-8 is kept, a
-// backslash becomes \\, tab, newline and carriage return become \t, \n and
-// \r, and every other byte (control characters, invalid UTF-8, unprintable
-// runes) becomes \xNN per byte. The result is unambiguous, so the original
-// bytes can be recovered.
+// Go's escape syntax without surrounding quotes. Printable UTF-8 is kept.
+// A backslash becomes \\, and tab, newline and carriage return become \t,
+// \n and \r. Every other byte (control characters, invalid UTF-8,
+// unprintable runes) becomes \xNN. The mapping is reversible.
 //
 // The output is cut at a rune or escape boundary so it never exceeds max
 // bytes; truncated reports whether input was left out.

@@ -29,7 +29,7 @@ const (
 	bodyDiscardFactor   = 16
 )
 
-// ServeHTTP answers one request as the persona's web server and emits its
+// ServeHTTP responds to one request as the persona's web server and emits its
 // events. Server implements http.Handler, so tests and other listeners can
 // drive it directly.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -114,7 +114,7 @@ func (s *Server) isProtected(p string) bool {
 }
 
 // serveFile serves clean from the web root and reports whether it
-// answered. os.Root keeps every lookup inside the web root, symbolic links
+// wrote a response. os.Root keeps every lookup inside the web root, symbolic links
 // included.
 func (s *Server) serveFile(w *recorder, r *http.Request, clean string) bool {
 	if s.webRoot == "" {
@@ -148,7 +148,7 @@ func (s *Server) serveFile(w *recorder, r *http.Request, clean string) bool {
 		}
 		if !ok {
 			if clean == "/" {
-				return false // the default page stands in for a missing index
+				return false // the default page replaces a missing index
 			}
 			s.writeError(w, r, http.StatusForbidden)
 			return true
@@ -229,7 +229,7 @@ func (r *recorder) Write(b []byte) (int, error) {
 	return r.ResponseWriter.Write(b)
 }
 
-// bodySummary is what the event keeps of a request body.
+// bodySummary is the part of a request body that an event keeps.
 type bodySummary struct {
 	size      int64
 	sha256    string

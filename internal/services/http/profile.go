@@ -72,8 +72,8 @@ func profileFor(persona decky.Persona, distro string) profile {
 // setHeaders sets the headers every response of the profile carries.
 // Header names are set as the server spells them (ETag, not Etag).
 //
-// NOTE: net/http writes headers sorted by name, while nginx sends Server
-// first and IIS sends Content-Type first; a client that fingerprints header
+// NOTE: net/http writes headers sorted by name, but nginx sends Server
+// first and IIS sends Content-Type first. A client that fingerprints header
 // order can tell the emulator apart.
 func (p profile) setHeaders(h http.Header, now time.Time) {
 	h["Server"] = []string{p.server}
@@ -219,7 +219,7 @@ background-color:#555555;}
 
 // defaultPage returns the status and body the server sends for "/" when
 // the web root has no index file: the welcome page of a fresh install.
-// Apache on the RHEL family answers 403 with its test page.
+// Apache on the RHEL family sends its test page with status 403.
 func (p profile) defaultPage() (int, string) {
 	switch p.kind {
 	case kindApache:

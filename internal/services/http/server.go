@@ -41,7 +41,7 @@ const (
 	DefaultMaxBodyBytes      = 1 << 20
 )
 
-// DefaultProtectedPaths answer 401 with a Basic challenge, so that clients
+// DefaultProtectedPaths get a 401 response with a Basic challenge, so that clients
 // send credentials there.
 var DefaultProtectedPaths = []string{"/admin", "/administrator", "/manager/html", "/phpmyadmin", "/backup", "/private"}
 
@@ -51,7 +51,7 @@ type Config struct {
 	Hostname string
 	Persona  decky.Persona
 	Distro   string
-	// Root is the host directory that stands for the decky's filesystem.
+	// Root is the host directory that contains the decky's filesystem.
 	// Files under its web root (rootfs.WebRoot) are served. Empty serves
 	// only the built-in pages.
 	Root   string
@@ -88,10 +88,10 @@ type Server struct {
 // New checks cfg, fills in defaults and returns a Server.
 func New(cfg Config) (*Server, error) {
 	if cfg.Decky == "" {
-		return nil, errors.New("http: config needs a decky name")
+		return nil, errors.New("http: missing decky name in config")
 	}
 	if cfg.Sink == nil {
-		return nil, errors.New("http: config needs an event sink")
+		return nil, errors.New("http: missing event sink in config")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -144,7 +144,9 @@ func New(cfg Config) (*Server, error) {
 // ErrServerClosed. It closes l when it returns.
 func (s *Server) Serve(l net.Listener) error {
 	s.log.Info("http emulator listening", "addr", l.Addr().String(), "server", s.profile.server)
-	return s.srv.Serve(&listener{Listener: l, server: s})
+	err := s.srv.Serve(&listener{Listener: l, server: s})
+	s.log.Info("http emulator stopped", "addr", l.Addr().String(), "err", err)
+	return err
 }
 
 // Shutdown stops accepting connections and waits for open requests to end.

@@ -2,9 +2,9 @@ package httpsvc
 
 import (
 	"bufio"
-	b64 "encoding/base64"
 	"context"
 	"crypto/sha256"
+	b64 "encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
