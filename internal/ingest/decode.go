@@ -34,9 +34,10 @@ var ErrInvalidEvent = errors.New("invalid event")
 // DecodeEvent parses one JSON-encoded services.Event and makes it safe to
 // store: text is valid UTF-8 (invalid bytes become \xNN escapes, NUL becomes
 // \x00), every value is capped, and an event without an id gets one derived
-// from its bytes so a redelivered copy still dedupes. now fills a missing
-// time and replaces one more than a day in the future.
-func DecodeEvent(data []byte, now time.Time) (services.Event, error) {
+// from fallbackID (the bus envelope id) or else from its bytes, so a
+// redelivered copy still dedupes. now fills a missing time and replaces one
+// more than a day in the future.
+func DecodeEvent(data []byte, fallbackID string, now time.Time) (services.Event, error) {
 	var e services.Event
 	if len(data) > MaxEventBytes {
 		return e, fmt.Errorf("%w: %d bytes, the limit is %d", ErrInvalidEvent, len(data), MaxEventBytes)
@@ -84,6 +85,9 @@ func DecodeEvent(data []byte, now time.Time) (services.Event, error) {
 		e.Fields = fields
 	}
 
+	if e.ID == "" {
+		e.ID = fallbackID
+	}
 	if e.ID == "" {
 		sum := sha256.Sum256(data)
 		e.ID = "sha256:" + hex.EncodeToString(sum[:16])

@@ -28,7 +28,7 @@ func TestDecodeEventRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := DecodeEvent([]byte(tt.in), now)
+			_, err := DecodeEvent([]byte(tt.in), "", now)
 			if !errors.Is(err, ErrInvalidEvent) {
 				t.Errorf("DecodeEvent(%.40q) error = %v, want ErrInvalidEvent", tt.in, err)
 			}
@@ -56,7 +56,7 @@ func TestDecodeEventEscapesHostileText(t *testing.T) {
 	// json.Marshal already replaces invalid UTF-8; splice raw bytes in by hand.
 	raw = []byte(strings.Replace(string(raw), "ro\\u0000ot", "ro\\u0000ot\xff\xfe", 1))
 
-	e, err := DecodeEvent(raw, now)
+	e, err := DecodeEvent(raw, "", now)
 	if err != nil {
 		t.Fatalf("DecodeEvent: %v", err)
 	}
@@ -83,11 +83,11 @@ func TestDecodeEventEscapesHostileText(t *testing.T) {
 
 func TestDecodeEventDerivedIDIsStable(t *testing.T) {
 	raw := []byte(`{"decky":"d","service":"ssh","kind":"connect","src_ip":"127.0.0.1"}`)
-	a, err := DecodeEvent(raw, now)
+	a, err := DecodeEvent(raw, "", now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := DecodeEvent(raw, now.Add(time.Hour))
+	b, err := DecodeEvent(raw, "", now.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func FuzzDecodeEvent(f *testing.F) {
 	f.Add([]byte(`{"decky":"d","service":"http","kind":"request","src_ip":"::1","time":"2026-01-01T00:00:00Z","fields":{"body_size":"5","body_sha256":"ab"}}`))
 	f.Add([]byte(`{"decky":"\u0000","service":"\xff","kind":"k","fields":{"\xfe":"\x00"}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		e, err := DecodeEvent(data, now)
+		e, err := DecodeEvent(data, "", now)
 		if err != nil {
 			return
 		}

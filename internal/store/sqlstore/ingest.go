@@ -70,12 +70,11 @@ func (s *Store) IngestBatch(ctx context.Context, batch []Observation) (IngestRes
 	}
 	defer tx.Rollback()
 
-	insertLog, err := tx.PrepareContext(ctx, `INSERT INTO logs (event_id, time, decky, service, kind, src_ip, src_port, session, fields, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`)
+	st, err := prepareIngest(ctx, tx)
 	if err != nil {
-		return res, fmt.Errorf("store: ingest: %w", err)
+		return res, err
 	}
-	defer insertLog.Close()
+	defer st.close()
 
 	now := s.Now()
 	nowText := FormatTime(now)
@@ -89,7 +88,7 @@ func (s *Store) IngestBatch(ctx context.Context, batch []Observation) (IngestRes
 		if e.Fields == nil {
 			e.Fields = map[string]string{}
 		}
-		r, err := insertLog.ExecContext(ctx, e.ID, FormatTime(e.Time), e.Decky, e.Service, e.Kind, e.SrcIP, e.SrcPort, e.Session, mustJSON(e.Fields), nowText)
+		r, err := st.insertLog.ExecContext(ctx, e.ID, FormatTime(e.Time), e.Decky, e.Service, e.Kind, e.SrcIP, e.SrcPort, e.Session, mustJSON(e.Fields), nowText)
 		if err != nil {
 			return res, fmt.Errorf("store: ingest event %s: %w", e.ID, err)
 		}
@@ -104,7 +103,7 @@ func (s *Store) IngestBatch(ctx context.Context, batch []Observation) (IngestRes
 
 		a, ok := attackers[e.SrcIP]
 		if !ok {
-			a, err = loadAttackerForUpdate(ctx, tx, e.SrcIP)
+			a, err = loadAttackerForUpdate(ctx, st, e.SrcIP)
 			if err != nil {
 				return res, err
 			}
@@ -120,14 +119,14 @@ func (s *Store) IngestBatch(ctx context.Context, batch []Observation) (IngestRes
 	for _, ip := range order {
 		a := attackers[ip]
 		a.UpdatedAt = now
-		if err := writeAttacker(ctx, tx, a); err != nil {
+		if err := writeAttacker(ctx, st, a); err != nil {
 			return res, err
 		}
 		res.Attackers = append(res.Attackers, *a)
 	}
 
 	for _, o := range creds {
-		if err := upsertCredential(ctx, tx, o, attackers[o.Event.SrcIP].UUID); err != nil {
+		if err := upsertCredential(ctx, st, o, attackers[o.Event.SrcIP].UUID); err != nil {
 			return res, err
 		}
 		res.Credentials++
@@ -139,8 +138,45 @@ func (s *Store) IngestBatch(ctx context.Context, batch []Observation) (IngestRes
 	return res, nil
 }
 
-func loadAttackerForUpdate(ctx context.Context, tx *sql.Tx, ip string) (*store.Attacker, error) {
-	row := tx.QueryRowContext(ctx, `SELECT `+attackerColumns+` FROM attackers WHERE ip = ?`, ip)
+// ingestStmts are the statements of one ingest transaction, prepared once
+// per batch: SQLite's parser otherwise dominates the cost of small writes.
+type ingestStmts struct {
+	insertLog, loadAttacker, writeAttacker, touch, credential *sql.Stmt
+}
+
+func prepareIngest(ctx context.Context, tx *sql.Tx) (*ingestStmts, error) {
+	var st ingestStmts
+	for _, p := range []struct {
+		dst **sql.Stmt
+		q   string
+	}{
+		{&st.insertLog, `INSERT INTO logs (event_id, time, decky, service, kind, src_ip, src_port, session, fields, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`},
+		{&st.loadAttacker, `SELECT ` + attackerColumns + ` FROM attackers WHERE ip = ?`},
+		{&st.writeAttacker, writeAttackerSQL},
+		{&st.touch, `INSERT INTO attacker_deckies (attacker_uuid, decky, service) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`},
+		{&st.credential, upsertCredentialSQL},
+	} {
+		stmt, err := tx.PrepareContext(ctx, p.q)
+		if err != nil {
+			st.close()
+			return nil, fmt.Errorf("store: ingest: prepare: %w", err)
+		}
+		*p.dst = stmt
+	}
+	return &st, nil
+}
+
+func (st *ingestStmts) close() {
+	for _, s := range []*sql.Stmt{st.insertLog, st.loadAttacker, st.writeAttacker, st.touch, st.credential} {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
+
+func loadAttackerForUpdate(ctx context.Context, st *ingestStmts, ip string) (*store.Attacker, error) {
+	row := st.loadAttacker.QueryRowContext(ctx, ip)
 	a, err := scanAttacker(row)
 	if err == sql.ErrNoRows {
 		return &store.Attacker{
@@ -211,8 +247,7 @@ func addUnique(list []string, v string) []string {
 	return append(list, v)
 }
 
-func writeAttacker(ctx context.Context, tx *sql.Tx, a *store.Attacker) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO attackers (uuid, ip, first_seen, last_seen, deckies, services, event_count, commands,
+const writeAttackerSQL = `INSERT INTO attackers (uuid, ip, first_seen, last_seen, deckies, services, event_count, commands,
 			fingerprints, fingerprint_history, payload_hashes, c2_endpoints, asn, identity_id, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (uuid) DO UPDATE SET
@@ -221,7 +256,10 @@ func writeAttacker(ctx context.Context, tx *sql.Tx, a *store.Attacker) error {
 			event_count = excluded.event_count, commands = excluded.commands,
 			fingerprints = excluded.fingerprints, fingerprint_history = excluded.fingerprint_history,
 			payload_hashes = excluded.payload_hashes, c2_endpoints = excluded.c2_endpoints,
-			updated_at = excluded.updated_at`,
+			updated_at = excluded.updated_at`
+
+func writeAttacker(ctx context.Context, st *ingestStmts, a *store.Attacker) error {
+	_, err := st.writeAttacker.ExecContext(ctx,
 		a.UUID, a.IP, FormatTime(a.FirstSeen), FormatTime(a.LastSeen), mustJSON(a.Deckies), mustJSON(a.Services),
 		a.EventCount, mustJSON(a.Commands), mustJSON(a.Fingerprints), mustJSON(a.FingerprintHistory),
 		mustJSON(a.PayloadHashes), mustJSON(a.C2Endpoints), a.ASN, a.IdentityID, FormatTime(a.UpdatedAt))
@@ -230,8 +268,7 @@ func writeAttacker(ctx context.Context, tx *sql.Tx, a *store.Attacker) error {
 	}
 
 	for _, t := range a.Touched {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO attacker_deckies (attacker_uuid, decky, service) VALUES (?, ?, ?)
-			ON CONFLICT DO NOTHING`, a.UUID, t[0], t[1]); err != nil {
+		if _, err := st.touch.ExecContext(ctx, a.UUID, t[0], t[1]); err != nil {
 			return fmt.Errorf("store: write attacker %s: %w", a.IP, err)
 		}
 	}
@@ -239,7 +276,17 @@ func writeAttacker(ctx context.Context, tx *sql.Tx, a *store.Attacker) error {
 	return nil
 }
 
-func upsertCredential(ctx context.Context, tx *sql.Tx, o *Observation, attackerUUID string) error {
+const upsertCredentialSQL = `INSERT INTO credentials (attacker_ip, attacker_uuid, decky, service, principal, secret_kind,
+			secret_sha256, secret_b64, secret_printable, outcome, first_seen, last_seen, attempt_count)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+		ON CONFLICT (attacker_ip, decky, service, secret_kind, secret_sha256, principal) DO UPDATE SET
+			attempt_count = credentials.attempt_count + 1,
+			first_seen = MIN(credentials.first_seen, excluded.first_seen),
+			last_seen = MAX(credentials.last_seen, excluded.last_seen),
+			outcome = CASE WHEN excluded.outcome = 'success' THEN 'success' ELSE credentials.outcome END,
+			attacker_uuid = excluded.attacker_uuid`
+
+func upsertCredential(ctx context.Context, st *ingestStmts, o *Observation, attackerUUID string) error {
 	c := o.Credential
 	e := o.Event
 	sum := sha256.Sum256(c.Secret)
@@ -258,15 +305,7 @@ func upsertCredential(ctx context.Context, tx *sql.Tx, o *Observation, attackerU
 	}
 	ts := FormatTime(e.Time)
 
-	_, err := tx.ExecContext(ctx, `INSERT INTO credentials (attacker_ip, attacker_uuid, decky, service, principal, secret_kind,
-			secret_sha256, secret_b64, secret_printable, outcome, first_seen, last_seen, attempt_count)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
-		ON CONFLICT (attacker_ip, decky, service, secret_kind, secret_sha256, principal) DO UPDATE SET
-			attempt_count = credentials.attempt_count + 1,
-			first_seen = MIN(credentials.first_seen, excluded.first_seen),
-			last_seen = MAX(credentials.last_seen, excluded.last_seen),
-			outcome = CASE WHEN excluded.outcome = 'success' THEN 'success' ELSE credentials.outcome END,
-			attacker_uuid = excluded.attacker_uuid`,
+	_, err := st.credential.ExecContext(ctx,
 		e.SrcIP, attackerUUID, e.Decky, e.Service, cut(c.Principal, maxPrincipalBytes), kind,
 		hex.EncodeToString(sum[:]), b64, cut(c.SecretPrintable, maxPrintableBytes), outcome, ts, ts)
 	if err != nil {
