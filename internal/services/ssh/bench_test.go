@@ -1,6 +1,8 @@
 package ssh
 
 import (
+	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,7 +15,7 @@ import (
 // any error.
 func BenchmarkConcurrentLogins(b *testing.B) {
 	const clients = 200
-	ts := startServer(b, Config{Policy: WeakPasswords{"*": {"pw"}}})
+	ts := startServer(b, Config{Policy: WeakPasswords{"*": {"pw"}}, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	cfg := &gossh.ClientConfig{
 		User:            "root",
 		Auth:            []gossh.AuthMethod{gossh.Password("pw")},

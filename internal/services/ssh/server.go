@@ -223,6 +223,7 @@ func (s *Server) Serve(l net.Listener) error {
 		backoff = 0
 
 		if !s.track(c) {
+			s.log.Warn("connection dropped: server closing or at MaxConnections", "remote_addr", c.RemoteAddr().String(), "max_connections", s.cfg.MaxConnections)
 			c.Close()
 			continue
 		}
