@@ -181,6 +181,9 @@ func (d *Driver) scanLines(r io.Reader, fn func([]byte)) time.Time {
 			_, _ = io.Copy(io.Discard, r)
 			return last
 		}
+		if len(line)+len(chunk) > maxLineBytes {
+			tooLong = true
+		}
 		if !tooLong {
 			line = append(line, chunk...)
 			ts, rest := splitTimestamp(bytes.TrimRight(line, "\r\n"))
