@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -54,6 +55,10 @@ type DeployOptions struct {
 	// torn down. Without it, deploys add to the fleet and a name or address
 	// that is already taken is an error.
 	Replace bool
+	// RecordOnly writes the desired state and leaves starting the deckies to
+	// the process that runs them (`decnet up` applies the state file with
+	// Sync). Rows stay pending until then.
+	RecordOnly bool
 }
 
 // Result reports what a deploy did per decky.
@@ -100,6 +105,13 @@ func (d *Deployer) Deploy(ctx context.Context, deckies []decky.Decky, opts Deplo
 		return res, err
 	}
 
+	if opts.RecordOnly {
+		for _, name := range removed {
+			d.setState(ctx, name, store.DeckyTearingDown, "")
+		}
+		res.Deployed = deckies
+		return res, nil
+	}
 	for _, name := range removed {
 		if err := d.teardownOne(ctx, name); err != nil {
 			res.Failed[name] = err
@@ -118,22 +130,56 @@ func (d *Deployer) Deploy(ctx context.Context, deckies []decky.Decky, opts Deplo
 	return res, nil
 }
 
-// Resume starts every decky of the state file again, as after a restart of
-// `decnet up`. The desired state does not change.
-func (d *Deployer) Resume(ctx context.Context) (Result, error) {
+// Sync makes the driver run exactly the deckies of the state file, as after
+// a restart of `decnet up` or a deploy recorded by another process. It
+// starts deckies the driver does not run (and, with retryFailed, those that
+// failed), restarts changed ones, and tears down deckies the state file no
+// longer lists. The desired state does not change. A missing state file is
+// an error, so nothing is torn down on a guess.
+func (d *Deployer) Sync(ctx context.Context, retryFailed bool) (Result, State, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	res := Result{Failed: map[string]error{}}
 
 	st, err := LoadState(d.StatePath)
 	if err != nil {
-		return res, err
+		return res, st, err
 	}
+	statuses, err := d.Driver.Inspect(ctx)
+	if err != nil {
+		return res, st, fmt.Errorf("fleet: inspect %s driver: %w", d.Driver.Name(), err)
+	}
+	runtime := map[string]driver.Status{}
+	for _, s := range statuses {
+		runtime[s.Name] = s
+	}
+	rows, err := d.Store.ListFleetDeckies(ctx, d.HostID)
+	if err != nil {
+		return res, st, err
+	}
+	recorded := map[string]store.FleetDecky{}
+	for _, r := range rows {
+		recorded[r.Name] = r
+	}
+
+	wanted := map[string]bool{}
 	for _, dk := range st.Deckies {
-		row := store.FleetDecky{HostID: d.HostID, Name: dk.Name, IP: dk.IP, Driver: d.Driver.Name(), Decky: dk,
-			State: store.DeckyPending, Generation: st.Generation}
-		if err := d.Store.UpsertFleetDecky(ctx, row); err != nil {
-			return res, fmt.Errorf("fleet: record decky %s: %w", dk.Name, err)
+		wanted[dk.Name] = true
+		row, hasRow := recorded[dk.Name]
+		rt, running := runtime[dk.Name]
+		changed := hasRow && !sameDecky(row.Decky, dk)
+		if running && rt.State == driver.StateRunning && hasRow && !changed && row.State == store.DeckyRunning {
+			continue
+		}
+		if hasRow && row.State == store.DeckyFailed && !retryFailed && !changed && !running {
+			continue
+		}
+		if !hasRow || changed {
+			r := store.FleetDecky{HostID: d.HostID, Name: dk.Name, IP: dk.IP, Driver: d.Driver.Name(), Decky: dk,
+				State: store.DeckyPending, Generation: st.Generation}
+			if err := d.Store.UpsertFleetDecky(ctx, r); err != nil {
+				return res, st, fmt.Errorf("fleet: record decky %s: %w", dk.Name, err)
+			}
 		}
 		if err := d.start(ctx, dk); err != nil {
 			res.Failed[dk.Name] = err
@@ -141,10 +187,33 @@ func (d *Deployer) Resume(ctx context.Context) (Result, error) {
 		}
 		res.Deployed = append(res.Deployed, dk)
 	}
-	if len(res.Failed) > 0 {
-		return res, fmt.Errorf("fleet: %d of %d deckies failed to start", len(res.Failed), len(st.Deckies))
+
+	for name := range runtime {
+		if !wanted[name] {
+			if err := d.teardownOne(ctx, name); err != nil {
+				res.Failed[name] = err
+			}
+		}
 	}
-	return res, nil
+	for name, r := range recorded {
+		if !wanted[name] && r.Generation <= st.Generation {
+			if _, running := runtime[name]; !running {
+				if err := d.Store.DeleteFleetDecky(ctx, d.HostID, name); err != nil {
+					return res, st, err
+				}
+			}
+		}
+	}
+	if len(res.Failed) > 0 {
+		return res, st, fmt.Errorf("fleet: %d deckies failed to start or stop", len(res.Failed))
+	}
+	return res, st, nil
+}
+
+func sameDecky(a, b decky.Decky) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
 }
 
 func (d *Deployer) start(ctx context.Context, dk decky.Decky) error {

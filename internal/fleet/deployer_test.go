@@ -35,7 +35,13 @@ func (r *recordingDriver) Teardown(_ context.Context, name string) error {
 	delete(r.running, name)
 	return nil
 }
-func (r *recordingDriver) Inspect(context.Context) ([]driver.Status, error)         { return nil, nil }
+func (r *recordingDriver) Inspect(context.Context) ([]driver.Status, error) {
+	var out []driver.Status
+	for name, d := range r.running {
+		out = append(out, driver.Status{Name: name, IP: d.IP, State: driver.StateRunning})
+	}
+	return out, nil
+}
 func (r *recordingDriver) WriteFile(context.Context, string, driver.File) error     { return nil }
 func (r *recordingDriver) RemoveFile(context.Context, string, string) error         { return nil }
 func (r *recordingDriver) ReadFile(context.Context, string, string) ([]byte, error) { return nil, nil }
@@ -133,8 +139,8 @@ func TestTeardownAndResume(t *testing.T) {
 
 	// A restarted process resumes the recorded fleet.
 	drv.running = map[string]decky.Decky{}
-	if _, err := dep.Resume(ctx); err != nil {
-		t.Fatalf("Resume: %v", err)
+	if _, _, err := dep.Sync(ctx, true); err != nil {
+		t.Fatalf("Sync: %v", err)
 	}
 	if _, ok := drv.running["decky-02"]; !ok || len(drv.running) != 1 {
 		t.Errorf("resumed %v, want decky-02 only", drv.running)
@@ -157,5 +163,53 @@ func TestLoadStateErrors(t *testing.T) {
 	os.WriteFile(bad, []byte("{"), 0o600)
 	if _, err := LoadState(bad); err == nil || errors.Is(err, ErrNoState) {
 		t.Errorf("corrupt file: %v, want a corruption error", err)
+	}
+}
+
+func TestSyncAppliesRecordedDeploy(t *testing.T) {
+	dep, drv, st := newDeployer(t)
+	ctx := context.Background()
+
+	// Another process records a deploy; this one runs the driver.
+	if _, err := dep.Deploy(ctx, []decky.Decky{mk("decky-01", "127.77.0.2")}, DeployOptions{RecordOnly: true}); err != nil {
+		t.Fatalf("Deploy: %v", err)
+	}
+	if len(drv.running) != 0 {
+		t.Fatalf("record-only deploy started %d deckies", len(drv.running))
+	}
+	if row, _ := st.GetFleetDecky(ctx, "local", "decky-01"); row.State != store.DeckyPending {
+		t.Errorf("recorded row state = %q, want pending", row.State)
+	}
+
+	if _, _, err := dep.Sync(ctx, false); err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+	if _, ok := drv.running["decky-01"]; !ok {
+		t.Error("Sync did not start the recorded decky")
+	}
+	if row, _ := st.GetFleetDecky(ctx, "local", "decky-01"); row.State != store.DeckyRunning {
+		t.Errorf("row state after sync = %q, want running", row.State)
+	}
+
+	// A recorded teardown stops the decky at the next sync.
+	if err := dep.Teardown(ctx, []string{"decky-01"}, false); err != nil {
+		t.Fatal(err)
+	}
+	drv.running["decky-01"] = mk("decky-01", "127.77.0.2")
+	if _, _, err := dep.Sync(ctx, false); err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+	if len(drv.running) != 0 {
+		t.Errorf("Sync left %v running", drv.running)
+	}
+
+	// Without a state file Sync refuses to act.
+	os.Remove(dep.StatePath)
+	drv.running["decky-07"] = mk("decky-07", "127.77.0.7")
+	if _, _, err := dep.Sync(ctx, false); !errors.Is(err, ErrNoState) {
+		t.Errorf("Sync without state file = %v, want ErrNoState", err)
+	}
+	if len(drv.running) != 1 {
+		t.Error("Sync without state file tore deckies down")
 	}
 }
