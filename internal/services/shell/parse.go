@@ -282,7 +282,7 @@ func (p *parser) redirectOp() (fd int, op string, ok bool) {
 func (p *parser) simple() (Simple, error) {
 	var s Simple
 	p.skipBlanks()
-	start := p.pos
+	start, end := p.pos, p.pos
 	for {
 		p.skipBlanks()
 		if p.eof() || strings.IndexByte(";&|\n()", p.peek()) >= 0 && !p.hasPrefix("&>") {
@@ -298,6 +298,7 @@ func (p *parser) simple() (Simple, error) {
 				return s, p.unexpected()
 			}
 			s.Redirs = append(s.Redirs, Redirect{Fd: fd, Op: op, Target: target})
+			end = p.pos
 			continue
 		}
 		if p.peek() == '<' || p.peek() == '>' {
@@ -311,6 +312,7 @@ func (p *parser) simple() (Simple, error) {
 		if len(w) == 0 {
 			return s, p.unexpected()
 		}
+		end = p.pos
 		p.words++
 		if p.words > maxWords {
 			return s, errTooLong
@@ -326,7 +328,7 @@ func (p *parser) simple() (Simple, error) {
 	if len(s.Words) == 0 && len(s.Assigns) == 0 && len(s.Redirs) == 0 {
 		return s, p.unexpected()
 	}
-	s.Text = strings.TrimSpace(p.src[start:p.pos])
+	s.Text = p.src[start:end]
 	return s, nil
 }
 

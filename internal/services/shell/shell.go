@@ -399,7 +399,9 @@ func (s *Shell) redirect(ctx context.Context, redirs []Redirect, stdin []byte, s
 					return cio, finish, 1, false
 				}
 			}
-			w = &capWriter{w: buf, b: &budget{left: int(s.fs.maxBytes)}}
+			// One byte over the overlay cap makes the final write fail
+			// with "No space left on device".
+			w = &capWriter{w: buf, b: &budget{left: int(s.fs.maxBytes) + 1}}
 			files = append(files, func() error {
 				if err := s.fs.WriteFile(p, buf.Bytes(), true); err != nil {
 					return fmt.Errorf("%s: %s", target, errText(err))
@@ -430,19 +432,19 @@ func (s *Shell) readPath(target string) ([]byte, error) {
 func (s *Shell) exec(ctx context.Context, args []string, cio cmdIO, rec *Command) int {
 	name := args[0]
 	if strings.Contains(name, "/") {
-		fi, err := s.fs.Stat(Clean(s.cwd, name))
-		switch {
-		case err != nil:
-			fmt.Fprintf(cio.stderr, "-bash: %s: No such file or directory\n", name)
-			return 127
-		case fi.IsDir():
-			fmt.Fprintf(cio.stderr, "-bash: %s: Is a directory\n", name)
-			return 126
-		}
-		base := path.Base(name)
-		if _, ok := builtins[base]; ok && (strings.HasPrefix(name, "/bin/") || strings.HasPrefix(name, "/usr/bin/") || strings.HasPrefix(name, "/sbin/") || strings.HasPrefix(name, "/usr/sbin/")) {
+		dir, base := path.Split(Clean(s.cwd, name))
+		if _, ok := builtins[base]; ok && binDirs[dir] {
 			name = base
 		} else {
+			fi, err := s.fs.Stat(Clean(s.cwd, name))
+			switch {
+			case err != nil:
+				fmt.Fprintf(cio.stderr, "-bash: %s: No such file or directory\n", name)
+				return 127
+			case fi.IsDir():
+				fmt.Fprintf(cio.stderr, "-bash: %s: Is a directory\n", name)
+				return 126
+			}
 			fmt.Fprintf(cio.stderr, "-bash: %s: Permission denied\n", name)
 			return 126
 		}
@@ -455,6 +457,10 @@ func (s *Shell) exec(ctx context.Context, args []string, cio cmdIO, rec *Command
 	}
 	return fn(ctx, s, &invocation{args: args, io: cio, rec: rec})
 }
+
+// binDirs are the directories where the emulated commands "live", so
+// "/bin/ls" runs ls even when the root directory has no such file.
+var binDirs = map[string]bool{"/bin/": true, "/usr/bin/": true, "/sbin/": true, "/usr/sbin/": true, "/usr/local/bin/": true}
 
 // invocation is one command call.
 type invocation struct {
