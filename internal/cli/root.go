@@ -52,7 +52,19 @@ func NewRootCommand() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", envOr("DECNET_LOG_FORMAT", "text"), "log output format: text or json (env DECNET_LOG_FORMAT)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", envOr("DECNET_LOG_LEVEL", "info"), "minimum log level: debug, info, warn or error (env DECNET_LOG_LEVEL)")
 
-	root.AddCommand(newVersionCmd(g))
+	root.AddCommand(
+		newVersionCmd(g),
+		newUpCmd(g),
+		newDeployCmd(g),
+		newTeardownCmd(g),
+		newStatusCmd(g),
+		newAttackersCmd(g),
+		newLogsCmd(g),
+		newCredentialsCmd(g),
+		newIngestCmd(g),
+		newBusCmd(g),
+		newCanaryCmd(g),
+	)
 	return root
 }
 

@@ -1,0 +1,343 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/decnet/decnet/internal/config"
+	"github.com/decnet/decnet/internal/decky"
+	"github.com/decnet/decnet/internal/decky/driver"
+	"github.com/decnet/decnet/internal/fleet"
+	"github.com/decnet/decnet/internal/services/catalog"
+	"github.com/decnet/decnet/internal/store"
+)
+
+// fleetFlags describe a fleet to generate.
+type fleetFlags struct {
+	deckies    int
+	archetype  string
+	services   string
+	randomize  bool
+	distros    string
+	subnet     string
+	ports      string
+	driverName string
+}
+
+func (f *fleetFlags) register(cmd *cobra.Command, defaultCount string) {
+	fl := cmd.Flags()
+	fl.IntVarP(&f.deckies, "deckies", "n", -1, "number of deckies to create (env DECNET_DECKIES, default "+defaultCount+")")
+	fl.StringVarP(&f.archetype, "archetype", "a", "", "archetype of every decky, such as linux-server or web-server")
+	fl.StringVar(&f.services, "services", "", "comma-separated services of every decky, such as ssh,http")
+	fl.BoolVar(&f.randomize, "randomize-services", false, "give each decky 1 to 3 random services")
+	fl.StringVar(&f.distros, "distro", "", "comma-separated distros cycled across the deckies, such as debian,rocky9")
+	fl.StringVar(&f.subnet, "subnet", "", "subnet decky addresses come from (env DECNET_SUBNET, default 127.77.0.0/24)")
+	fl.StringVar(&f.ports, "ports", "", "port overrides per service, such as ssh=2222,http=8080 (env DECNET_PORTS)")
+	fl.StringVar(&f.driverName, "driver", "native", "where deckies run: native (in this process) or docker")
+}
+
+// apply merges the flags into cfg.
+func (f *fleetFlags) apply(cfg *config.Config) error {
+	if f.deckies >= 0 {
+		if f.deckies > 250 {
+			return fmt.Errorf("invalid --deckies %d: use 0 to 250", f.deckies)
+		}
+		cfg.Deckies = f.deckies
+	}
+	if f.subnet != "" {
+		p, err := config.ParseSubnet(f.subnet)
+		if err != nil {
+			return fmt.Errorf("--subnet: %w", err)
+		}
+		cfg.Subnet = p
+	}
+	if f.ports != "" {
+		p, err := config.ParsePorts(f.ports)
+		if err != nil {
+			return fmt.Errorf("--ports: %w", err)
+		}
+		cfg.Ports = p
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if p := strings.TrimSpace(part); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// buildDeckies generates count new deckies that avoid the names and
+// addresses of the current state.
+func (f *fleetFlags) buildDeckies(cfg config.Config, count int, current []decky.Decky) ([]decky.Decky, error) {
+	opts := decky.BuildOptions{
+		Count:             count,
+		Archetype:         f.archetype,
+		Services:          splitList(f.services),
+		RandomizeServices: f.randomize,
+		Distros:           splitList(f.distros),
+		Subnet:            cfg.Subnet,
+		Ports:             cfg.Ports,
+		Implemented:       catalog.Implemented(),
+	}
+	if len(opts.Services) == 0 && opts.Archetype == "" && !opts.RandomizeServices {
+		opts.Services = catalog.Implemented()
+	}
+	for _, d := range current {
+		opts.ExistingNames = append(opts.ExistingNames, d.Name)
+		opts.ExistingIPs = append(opts.ExistingIPs, d.IP)
+	}
+	return decky.Build(opts)
+}
+
+func checkNativeSubnet(p netip.Prefix) error {
+	if !p.Addr().IsLoopback() {
+		return fmt.Errorf("subnet %s is outside 127.0.0.0/8: the native driver binds loopback addresses only; use --driver docker for LAN addresses", p)
+	}
+	return nil
+}
+
+func newDeployCmd(g *globals) *cobra.Command {
+	var (
+		df     dataFlags
+		ff     fleetFlags
+		dryRun bool
+	)
+	cmd := &cobra.Command{
+		Use:   "deploy",
+		Short: "Add deckies to the fleet",
+		Long: `Add deckies to the fleet and record them in the state file and the database.
+
+With the native driver the deckies run inside ` + "`decnet up`" + `: a running
+` + "`decnet up`" + ` on the same data directory starts them within seconds, and
+otherwise the next ` + "`decnet up`" + ` does.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			cfg, err := df.loadConfig()
+			if err != nil {
+				return err
+			}
+			if err := ff.apply(&cfg); err != nil {
+				return err
+			}
+			if ff.driverName != "native" {
+				return fmt.Errorf("--driver %q: only the native driver is wired into this command; see docs/docker.md", ff.driverName)
+			}
+			if err := checkNativeSubnet(cfg.Subnet); err != nil {
+				return err
+			}
+			count := cfg.Deckies
+			if ff.deckies < 0 {
+				count = 1
+			}
+
+			current, err := fleet.LoadState(statePath(cfg))
+			if err != nil && !errors.Is(err, fleet.ErrNoState) {
+				return err
+			}
+			deckies, err := ff.buildDeckies(cfg, count, current.Deckies)
+			if err != nil {
+				return err
+			}
+			if dryRun {
+				return printDeckies(g, deckies, nil, df.jsonOut)
+			}
+
+			st, err := openStore(ctx, cfg, log)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			dep := &fleet.Deployer{Driver: recordDriver{}, Store: st, StatePath: statePath(cfg), HostID: cfg.HostID,
+				Subnet: cfg.Subnet.String(), Logger: log}
+			if _, err := dep.Deploy(ctx, deckies, fleet.DeployOptions{RecordOnly: true}); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stderr, "recorded %d deckies; a running `decnet up` on %s starts them\n", len(deckies), cfg.DataDir)
+			return printDeckies(g, deckies, nil, df.jsonOut)
+		},
+	}
+	df.register(cmd, true)
+	ff.register(cmd, "1")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the deckies that would be created and change nothing")
+	return cmd
+}
+
+// recordDriver stands in for the runtime when a command only records
+// desired state; its name keeps rows attributed to the native driver.
+type recordDriver struct{ driver.Driver }
+
+func (recordDriver) Name() string { return "native" }
+
+func newTeardownCmd(g *globals) *cobra.Command {
+	var (
+		df    dataFlags
+		all   bool
+		names []string
+	)
+	cmd := &cobra.Command{
+		Use:   "teardown (--all | --name NAME...)",
+		Short: "Remove deckies from the fleet",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if all == (len(names) > 0) {
+				return errors.New("use exactly one of --all and --name NAME")
+			}
+			ctx := cmd.Context()
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			cfg, err := df.loadConfig()
+			if err != nil {
+				return err
+			}
+			st, err := openStore(ctx, cfg, log)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+
+			dep := &fleet.Deployer{Driver: stoppedDriver{}, Store: st, StatePath: statePath(cfg), HostID: cfg.HostID, Logger: log}
+			if err := dep.Teardown(ctx, names, all); err != nil {
+				return err
+			}
+			fmt.Fprintln(g.stdout, "removed from the fleet; a running `decnet up` stops them within seconds")
+			return nil
+		},
+	}
+	df.register(cmd, false)
+	cmd.Flags().BoolVar(&all, "all", false, "remove every decky")
+	cmd.Flags().StringSliceVar(&names, "name", nil, "name of a decky to remove (repeatable)")
+	return cmd
+}
+
+// stoppedDriver answers teardowns of a process that runs no decky; the
+// process that runs them stops them when it applies the state file.
+type stoppedDriver struct{ recordDriver }
+
+func (stoppedDriver) Teardown(context.Context, string) error { return nil }
+
+// deckyView is one decky as `decnet status --json` prints it.
+type deckyView struct {
+	Name      string        `json:"name"`
+	IP        string        `json:"ip"`
+	Hostname  string        `json:"hostname"`
+	Persona   string        `json:"persona"`
+	Distro    string        `json:"distro"`
+	Archetype string        `json:"archetype,omitempty"`
+	State     string        `json:"state"`
+	LastError string        `json:"last_error,omitempty"`
+	Services  []serviceView `json:"services"`
+}
+
+type serviceView struct {
+	Name string `json:"name"`
+	Port int    `json:"port"`
+}
+
+func viewDecky(d decky.Decky, state, lastError string) deckyView {
+	v := deckyView{Name: d.Name, IP: d.IP, Hostname: d.Hostname, Persona: string(d.Persona), Distro: d.Distro,
+		Archetype: d.Archetype, State: state, LastError: lastError, Services: []serviceView{}}
+	for _, s := range d.Services {
+		v.Services = append(v.Services, serviceView{Name: s.Name, Port: s.Port})
+	}
+	return v
+}
+
+func printDeckies(g *globals, deckies []decky.Decky, rows map[string]store.FleetDecky, jsonOut bool) error {
+	views := []deckyView{}
+	for _, d := range deckies {
+		state, lastErr := "planned", ""
+		if rows != nil {
+			state = "unknown"
+			if r, ok := rows[d.Name]; ok {
+				state, lastErr = r.State, r.LastError
+			}
+		}
+		views = append(views, viewDecky(d, state, lastErr))
+	}
+	if jsonOut {
+		return printJSON(g.stdout, views)
+	}
+
+	tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tIP\tHOSTNAME\tPERSONA\tDISTRO\tSTATE\tSERVICES")
+	for _, v := range views {
+		var svcs []string
+		for _, s := range v.Services {
+			svcs = append(svcs, fmt.Sprintf("%s:%d", s.Name, s.Port))
+		}
+		state := v.State
+		if v.LastError != "" {
+			state += " (" + v.LastError + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Name, v.IP, v.Hostname, v.Persona, v.Distro, state, strings.Join(svcs, ","))
+	}
+	return tw.Flush()
+}
+
+func newStatusCmd(g *globals) *cobra.Command {
+	var df dataFlags
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the deckies of the fleet and their state",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			cfg, err := df.loadConfig()
+			if err != nil {
+				return err
+			}
+			state, err := fleet.LoadState(statePath(cfg))
+			if errors.Is(err, fleet.ErrNoState) {
+				if df.jsonOut {
+					return printJSON(g.stdout, []deckyView{})
+				}
+				fmt.Fprintf(g.stdout, "no deckies in %s: run `decnet up` or `decnet deploy`\n", cfg.DataDir)
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			st, err := openStore(ctx, cfg, log)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			rows, err := st.ListFleetDeckies(ctx, cfg.HostID)
+			if err != nil {
+				return err
+			}
+			byName := map[string]store.FleetDecky{}
+			for _, r := range rows {
+				byName[r.Name] = r
+			}
+			deckies := slices.Clone(state.Deckies)
+			slices.SortFunc(deckies, func(a, b decky.Decky) int { return strings.Compare(a.Name, b.Name) })
+			return printDeckies(g, deckies, byName, df.jsonOut)
+		},
+	}
+	df.register(cmd, true)
+	return cmd
+}

@@ -1,0 +1,287 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/decnet/decnet/internal/bus"
+	"github.com/decnet/decnet/internal/config"
+	"github.com/decnet/decnet/internal/decky"
+	"github.com/decnet/decnet/internal/decky/driver/native"
+	"github.com/decnet/decnet/internal/fleet"
+	"github.com/decnet/decnet/internal/ingest"
+	"github.com/decnet/decnet/internal/services/catalog"
+	"github.com/decnet/decnet/internal/store/sqlstore"
+	"github.com/decnet/decnet/internal/workers"
+)
+
+// syncInterval is how often `decnet up` applies changes that other commands
+// recorded in the state file.
+const syncInterval = 2 * time.Second
+
+// upEnv is what `decnet up` has built before it starts the workers; the
+// optional workers (API, clusterers, canary, webhook) are built from it.
+type upEnv struct {
+	cfg    config.Config
+	log    *slog.Logger
+	store  *sqlstore.Store
+	bus    *bus.Bus
+	server *bus.Server
+	driver *native.Driver
+	deploy *fleet.Deployer
+	stdout *globals
+}
+
+// upExtras builds workers that other parts of decnet add to `decnet up`.
+var upExtras []func(ctx context.Context, env *upEnv) ([]workers.Worker, error)
+
+func newUpCmd(g *globals) *cobra.Command {
+	var (
+		df        dataFlags
+		ff        fleetFlags
+		busListen string
+	)
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run a complete deception network in this process",
+		Long: `Run everything in one process: the embedded NATS bus, the SQLite store, a
+fleet of deckies on the native driver (each on its own 127.0.0.0/8 address),
+the ingester and the other workers. The first run on a data directory
+deploys --deckies new deckies; later runs resume the recorded fleet.
+Ctrl-C stops everything.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			cfg, err := df.loadConfig()
+			if err != nil {
+				return err
+			}
+			if err := ff.apply(&cfg); err != nil {
+				return err
+			}
+			if busListen != "" {
+				cfg.BusListen = busListen
+			}
+			if ff.driverName != "native" {
+				return fmt.Errorf("--driver %q: `decnet up` runs the native driver; see docs/docker.md for the docker driver", ff.driverName)
+			}
+			if err := checkNativeSubnet(cfg.Subnet); err != nil {
+				return err
+			}
+			return runUp(cmd.Context(), g, log, cfg, &ff)
+		},
+	}
+	df.register(cmd, false)
+	ff.register(cmd, "3")
+	cmd.Flags().StringVar(&busListen, "bus-listen", "", "address the embedded NATS server listens on for outside workers, or none (env DECNET_BUS_LISTEN, default 127.0.0.1:4222)")
+	return cmd
+}
+
+func runUp(ctx context.Context, g *globals, log *slog.Logger, cfg config.Config, ff *fleetFlags) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	env := &upEnv{cfg: cfg, log: log, stdout: g}
+
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	env.store = st
+
+	srv, err := startEmbeddedBus(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	env.server = srv
+
+	b, err := bus.ConnectInProcess(srv, "decnet-up", bus.WithLogger(log), bus.WithSource("up"))
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	env.bus = b
+
+	drv := native.New(native.Config{DataDir: cfg.DataDir, Factories: catalog.Factories(), Sink: b.EventSink(), Logger: log})
+	defer drv.Close()
+	env.driver = drv
+
+	dep := &fleet.Deployer{Driver: drv, Store: st, StatePath: statePath(cfg), HostID: cfg.HostID,
+		Subnet: cfg.Subnet.String(), Logger: log.With("worker", "fleet")}
+	env.deploy = dep
+
+	if err := startFleet(ctx, g, cfg, ff, dep); err != nil {
+		return err
+	}
+	printListening(g, dep, drv)
+
+	ws := []workers.Worker{
+		&ingest.Worker{Bus: b, Store: st, Logger: log.With("worker", "ingester")},
+		workers.NewFunc("fleet", func(ctx context.Context) error { return followState(ctx, dep, log) }),
+	}
+	for _, extra := range upExtras {
+		more, err := extra(ctx, env)
+		if err != nil {
+			return err
+		}
+		ws = append(ws, more...)
+	}
+
+	runner := &workers.Runner{Bus: b, Logger: log}
+	err = runner.Run(ctx, ws...)
+	fmt.Fprintln(g.stderr, "decnet: stopping")
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func startEmbeddedBus(cfg config.Config, log *slog.Logger) (*bus.Server, error) {
+	opts := bus.ServerOptions{DataDir: cfg.DataDir, Logger: log.With("worker", "bus")}
+	if strings.EqualFold(cfg.BusListen, "none") {
+		opts.DontListen = true
+	} else {
+		host, port, err := parseListen(cfg.BusListen)
+		if err != nil {
+			return nil, fmt.Errorf("DECNET_BUS_LISTEN: %w", err)
+		}
+		opts.Host, opts.Port = host, port
+	}
+	srv, err := bus.StartServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("%w (another decnet may be running; set --bus-listen none or another address)", err)
+	}
+	return srv, nil
+}
+
+// startFleet deploys a new fleet on an empty data directory and resumes the
+// recorded one otherwise.
+func startFleet(ctx context.Context, g *globals, cfg config.Config, ff *fleetFlags, dep *fleet.Deployer) error {
+	_, err := fleet.LoadState(dep.StatePath)
+	switch {
+	case errors.Is(err, fleet.ErrNoState):
+		if cfg.Deckies == 0 {
+			return nil
+		}
+		if ff.ports == "" && len(cfg.Ports) == 0 {
+			cfg.Ports = unprivilegedPorts()
+		}
+		deckies, err := ff.buildDeckies(cfg, cfg.Deckies, nil)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(g.stderr, "decnet: deploying %d deckies in %s\n", len(deckies), cfg.DataDir)
+		_, err = dep.Deploy(ctx, deckies, fleet.DeployOptions{})
+		return err
+	case err != nil:
+		return err
+	default:
+		fmt.Fprintf(g.stderr, "decnet: resuming the fleet recorded in %s\n", dep.StatePath)
+		_, _, err := dep.Sync(ctx, true)
+		return err
+	}
+}
+
+// unprivilegedPorts moves services off ports below 1024 when this process
+// cannot bind them (not root and the kernel keeps the default
+// ip_unprivileged_port_start of 1024).
+func unprivilegedPorts() map[string]int {
+	if os.Geteuid() == 0 {
+		return map[string]int{}
+	}
+	start := 1024
+	if data, err := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start"); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil {
+			start = n
+		}
+	}
+	ports := map[string]int{}
+	for _, svc := range decky.ServiceNames() {
+		if p, ok := decky.DefaultPort(svc); ok && p < start {
+			switch svc {
+			case "ssh":
+				ports[svc] = 2222
+			case "http":
+				ports[svc] = 8080
+			default:
+				ports[svc] = p + 10000
+			}
+		}
+	}
+	return ports
+}
+
+func printListening(g *globals, dep *fleet.Deployer, drv *native.Driver) {
+	st, err := fleet.LoadState(dep.StatePath)
+	if err != nil {
+		return
+	}
+	fmt.Fprintln(g.stdout, "decnet is up. Deckies:")
+	for _, d := range st.Deckies {
+		addrs := drv.Addrs(d.Name)
+		var svcs []string
+		for name, addr := range addrs {
+			svcs = append(svcs, name+"="+addr)
+		}
+		sort.Strings(svcs)
+		if len(svcs) == 0 {
+			svcs = []string{"not running (see `decnet status`)"}
+		}
+		fmt.Fprintf(g.stdout, "  %-10s %-15s %-22s %-8s %s\n", d.Name, d.IP, d.Hostname, d.Distro, strings.Join(svcs, " "))
+	}
+	fmt.Fprintln(g.stdout, "Press Ctrl-C to stop. `decnet attackers` and `decnet logs -f` show what they record.")
+}
+
+// followState applies the state file every syncInterval, so deploys and
+// teardowns recorded by other decnet commands take effect. Failed deckies
+// are retried only when the state file changes.
+func followState(ctx context.Context, dep *fleet.Deployer, log *slog.Logger) error {
+	var (
+		lastGen int64 = -1
+		lastErr string
+	)
+	tick := time.NewTicker(syncInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		cur, err := fleet.LoadState(dep.StatePath)
+		retry := err == nil && cur.Generation != lastGen
+		res, st, err := dep.Sync(ctx, retry)
+		if err == nil || !errors.Is(err, fleet.ErrNoState) {
+			lastGen = st.Generation
+		}
+		msg := ""
+		if err != nil {
+			msg = err.Error()
+		}
+		if msg != lastErr && msg != "" {
+			log.Warn("apply state file", "err", err)
+		}
+		lastErr = msg
+		for _, d := range res.Deployed {
+			log.Info("decky started", "decky", d.Name, "ip", d.IP)
+		}
+	}
+}
