@@ -1,8 +1,8 @@
-// Package bus carries decnet's messages over NATS: the embedded server with
-// JetStream, the client connection, the subject builders (subjects.go, the
-// only place subjects are spelled out), the JSON envelope every message
-// wears, safe publishing that never fails the caller, and consumers for
-// durable batch processing and resumable live streams.
+// Package bus carries decnet's messages over NATS. It contains the embedded
+// server with JetStream, the client connection and the subject builders
+// (subjects.go is the only place subjects are spelled out). It also defines
+// the JSON envelope every message wears, safe publishing that never fails
+// the caller, and consumers for durable batches and resumable live streams.
 //
 // Service events (log.>) and domain events (attacker.>, identity.>, …) are
 // stored in JetStream streams, so a consumer that is down or restarting
@@ -33,6 +33,9 @@ const (
 	// DefaultAsyncMaxPending caps unacknowledged PublishAsync messages; a
 	// publisher that reaches it waits briefly and then gets an error.
 	DefaultAsyncMaxPending = 8192
+
+	// flushTimeout bounds Flush when its context has no deadline.
+	flushTimeout = 30 * time.Second
 
 	// failureLogInterval rate-limits the log line for failed publishes.
 	failureLogInterval = 10 * time.Second
@@ -304,8 +307,16 @@ func (b *Bus) PublishAsync(subject, typ string, payload any) error {
 }
 
 // Flush waits until every PublishAsync message is acknowledged and every
-// core message has reached the server, or ctx ends.
+// core message has reached the server, or ctx ends. Without a deadline in
+// ctx it gives up after 30 s.
 func (b *Bus) Flush(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		// nats.go needs a deadline to flush core messages.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, flushTimeout)
+		defer cancel()
+	}
+
 	select {
 	case <-b.js.PublishAsyncComplete():
 	case <-ctx.Done():

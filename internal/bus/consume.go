@@ -100,7 +100,7 @@ func (b *Bus) ConsumeEvents(ctx context.Context, durable string, batch int, hand
 // to handler until ctx ends, then returns nil.
 //
 // Delivery is at least once. A message is acknowledged only after handler
-// returned nil for its batch; after a handler error, a crash or a restart it
+// returned nil for its batch. After a handler error, a crash or a restart it
 // is delivered again, so handlers must be idempotent (the ingester dedupes
 // on the envelope id). A message that can never be processed must be
 // logged and skipped by the handler, not failed, or it comes back forever.

@@ -3,9 +3,10 @@ package bus
 import "github.com/decnet/decnet/internal/services"
 
 // EventSink publishes service events on log.<decky>.<service> without
-// waiting for the JetStream acknowledgement. Emit never blocks for long and
-// never fails: a rejected event is logged (rate-limited) and counted in
-// PublishFailures.
+// waiting for the JetStream acknowledgement. Emit returns no error. When
+// DefaultAsyncMaxPending acknowledgements are outstanding it waits up to the
+// nats.go stall wait (200 ms in v1.56.0) and then drops the event, which is
+// logged (rate-limited) and counted in PublishFailures.
 type EventSink struct {
 	b *Bus
 }
