@@ -23,4 +23,11 @@ var Vars = []Var{
 	{"DECNET_SUBNET", "127.77.0.0/24", "Subnet decky addresses are allocated from. The native driver needs a range inside 127.0.0.0/8."},
 	{"DECNET_DECKIES", "3", "Number of deckies `decnet up` deploys on an empty data directory."},
 	{"DECNET_PORTS", "(service defaults)", "Port overrides per service, such as ssh=2222,http=8080, for hosts where the default ports are taken."},
+	{"DECNET_API_ADDR", "127.0.0.1:8000", "Address the REST API listens on (`decnet api`, `decnet up`); overridden by --api-addr."},
+	{"DECNET_ADMIN_PASSWORD", "(generated)", "Password of the admin account created on first start (12 to 72 bytes). When unset a strong one is generated, printed once and must be changed at first login."},
+	{"DECNET_JWT_SECRET", "(generated)", "HS256 signing secret of API tokens, at least 32 bytes. When unset a random one is kept in <data dir>/jwt.secret with mode 0600."},
+	{"DECNET_JWT_TTL", "4h", "Lifetime of an API access token, as a Go duration such as 30m or 8h."},
+	{"DECNET_SSE_MAX_PER_USER", "5", "Maximum concurrent event streams per API user; the next one is answered 429."},
+	{"DECNET_WEBHOOK_CONFIG", "(none)", "YAML file of webhook and syslog egress targets read by `decnet webhook` and the API."},
+	{"DECNET_WEBHOOK_ALLOW_PRIVATE", "false", "Allow egress targets on link-local and cloud metadata addresses, which are rejected by default."},
 }
