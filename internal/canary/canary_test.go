@@ -74,8 +74,8 @@ func TestGenerateDeterministic(t *testing.T) {
 	}
 }
 
-// TestGenerateEmbedsCallback checks that each artifact carries the
-// callback URL or host where its notes say.
+// TestGenerateEmbedsCallback checks that each artifact contains the
+// callback URL or DNS host that its notes name.
 func TestGenerateEmbedsCallback(t *testing.T) {
 	ctx := testContext(testSlugs[0], PersonaLinux)
 	url := ctx.CallbackURL()

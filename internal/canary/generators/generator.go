@@ -1,8 +1,8 @@
 // Package generators synthesises canary artifacts from scratch: cloud
 // credentials, repository and environment files, an SSH key, office
 // documents and a database dump. Every generator is a pure function of
-// the token context, so regenerating an artifact gives identical bytes;
-// all variation (names, dates, secrets) is derived from the slug. No
+// the token context, so regenerating an artifact gives identical bytes.
+// All variation (names, dates, secrets) is derived from the slug. No
 // generated file contains a word that names the trap.
 package generators
 
