@@ -1,6 +1,7 @@
 package ssh
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
 	"sync"
@@ -51,14 +52,16 @@ func BenchmarkConcurrentLogins(b *testing.B) {
 func loginAndRun(addr string, cfg *gossh.ClientConfig) error {
 	client, err := gossh.Dial("tcp", addr, cfg)
 	if err != nil {
-		return err
+		return fmt.Errorf("dial: %w", err)
 	}
 	defer client.Close()
 	sess, err := client.NewSession()
 	if err != nil {
-		return err
+		return fmt.Errorf("new session: %w", err)
 	}
 	defer sess.Close()
-	_, err = sess.Output("id")
-	return err
+	if _, err := sess.Output("id"); err != nil {
+		return fmt.Errorf("exec id: %w", err)
+	}
+	return nil
 }

@@ -42,6 +42,7 @@ func (se *session) serve(reqs <-chan *gossh.Request) {
 
 	for req := range reqs {
 		ok := false
+		var run func()
 		switch req.Type {
 		case "pty-req":
 			ok = !se.started
@@ -57,17 +58,22 @@ func (se *session) serve(reqs <-chan *gossh.Request) {
 		case "shell":
 			if !se.started {
 				se.started, ok = true, true
-				se.start(func() { se.interactive() })
+				run = se.interactive
 			}
 		case "exec":
 			var cmd struct{ Command string }
 			if !se.started && gossh.Unmarshal(req.Payload, &cmd) == nil {
 				se.started, ok = true, true
-				se.start(func() { se.exec(cmd.Command) })
+				run = func() { se.exec(cmd.Command) }
 			}
 		}
+		// Reply before the shell starts: a fast command would otherwise
+		// close the channel before the client hears its request succeed.
 		if req.WantReply {
 			req.Reply(ok, nil)
+		}
+		if run != nil {
+			se.start(run)
 		}
 	}
 }
