@@ -13,7 +13,7 @@ const (
 	maxWords     = 4096
 )
 
-// SegmentKind tells how one piece of a word is expanded.
+// SegmentKind selects how one piece of a word is expanded.
 type SegmentKind int
 
 // Segment kinds.

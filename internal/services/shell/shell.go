@@ -196,10 +196,10 @@ func (s *Shell) Prompt() string {
 	return fmt.Sprintf("%s@%s:%s%s ", s.env.User, s.env.Hostname, dir, sign)
 }
 
-// Run parses and runs one command line, writing what the commands print to
-// stdout and stderr, and returns the last exit status and every simple
-// command it ran (a line that does not parse comes back as one Command with
-// no Args and status 2). Output past Env.MaxOutputBytes is dropped.
+// Run parses and runs one command line, writing the commands' output to
+// stdout and stderr. It returns the last exit status and every simple
+// command it ran. A line that does not parse comes back as one Command
+// with no Args and status 2. Output past Env.MaxOutputBytes is dropped.
 func (s *Shell) Run(ctx context.Context, line string, stdout, stderr io.Writer) (int, []Command) {
 	s.cmds = nil
 	s.ran = 0
@@ -330,7 +330,7 @@ func (s *Shell) runSimple(ctx context.Context, cmd Simple, stdin []byte, stdout,
 	return status
 }
 
-// cmdIO is what a command reads and writes.
+// cmdIO is the standard input and outputs of one command.
 type cmdIO struct {
 	stdin  []byte
 	stdout io.Writer

@@ -1,10 +1,10 @@
 // Package ssh is the SSH honeypot of a decky. It speaks real SSH through
 // golang.org/x/crypto/ssh, with the identification line and algorithm
-// lists of the OpenSSH release the decky's distro shipped, logs every
-// password and public-key attempt, fingerprints clients with HASSH taken
-// from the KEXINIT they sent on the wire, and after a login the policy
-// accepts runs the emulated shell of package shell. Nothing the client
-// sends is ever executed on the host, and port forwarding is refused.
+// lists of the OpenSSH release the decky's distro shipped. It logs every
+// password and public-key attempt and fingerprints clients with HASSH,
+// computed from the KEXINIT they sent on the wire. After a login that the
+// policy accepts, it runs the emulated shell of package shell. Nothing the
+// client sends is executed on the host, and port forwarding is rejected.
 package ssh
 
 import (
@@ -47,7 +47,7 @@ var ErrServerClosed = errors.New("ssh: server closed")
 type Config struct {
 	// Decky is the decky's name, copied into every event.
 	Decky string
-	// Hostname is what the shell and prompt show.
+	// Hostname is the host name the shell and its prompt show.
 	Hostname string
 	// Distro picks the OpenSSH profile (see ProfileForDistro).
 	Distro string
@@ -87,16 +87,18 @@ type Config struct {
 // Shutdown stops them all, closes every open connection and waits for the
 // connection goroutines to end. A Server is not reusable after Shutdown.
 type Server struct {
-	cfg      Config
-	profile  Profile
-	version  string
-	hostKey  gossh.Signer
-	base     fs.FS
-	root     *os.Root
-	log      *slog.Logger
-	counter  *sourceCounter
-	closed   atomic.Bool
-	inflight sync.WaitGroup
+	cfg     Config
+	profile Profile
+	version string
+	hostKey gossh.Signer
+	base    fs.FS
+	root    *os.Root
+	log     *slog.Logger
+	counter *sourceCounter
+	closed  atomic.Bool
+	// lastDropLog is the UnixNano time of the last warnDropped log.
+	lastDropLog atomic.Int64
+	inflight    sync.WaitGroup
 
 	// mu protects the following.
 	mu        sync.Mutex
@@ -223,12 +225,24 @@ func (s *Server) Serve(l net.Listener) error {
 		backoff = 0
 
 		if !s.track(c) {
-			s.log.Warn("connection dropped: server closing or at MaxConnections", "remote_addr", c.RemoteAddr().String(), "max_connections", s.cfg.MaxConnections)
+			s.warnDropped(c)
 			c.Close()
 			continue
 		}
 		go s.handle(c)
 	}
+}
+
+// warnDropped logs a connection refused for capacity, at most once a
+// second, since attackers decide how often it happens.
+func (s *Server) warnDropped(c net.Conn) {
+	now := time.Now().UnixNano()
+	last := s.lastDropLog.Load()
+	if now-last < int64(time.Second) || !s.lastDropLog.CompareAndSwap(last, now) {
+		return
+	}
+	s.log.Warn("connection dropped: server closing or at max connections",
+		"remote_addr", c.RemoteAddr().String(), "max_connections", s.cfg.MaxConnections)
 }
 
 // track registers a new connection; it returns false when the server is
@@ -300,8 +314,8 @@ func (s *Server) handle(c net.Conn) {
 }
 
 // sourceCounter counts password attempts per source address for
-// NthAttempt{PerSource: true}. It forgets everything when it holds
-// maxSources addresses, so a scan of many sources cannot grow it forever.
+// NthAttempt{PerSource: true}. It clears its table when it reaches
+// maxSources addresses, so a scan from many sources cannot grow it forever.
 type sourceCounter struct {
 	mu     sync.Mutex
 	counts map[string]int

@@ -34,7 +34,7 @@ func (cs *connState) newSession(sconn *gossh.ServerConn, ch gossh.Channel) *sess
 	return &session{cs: cs, sconn: sconn, ch: ch, vars: map[string]string{}, ctx: ctx, cancel: cancel}
 }
 
-// serve answers the channel's requests until the channel closes, then
+// serve replies to the channel's requests until the channel closes, then
 // waits for the shell goroutine.
 func (se *session) serve(reqs <-chan *gossh.Request) {
 	defer se.wg.Wait()
