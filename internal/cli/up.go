@@ -49,6 +49,7 @@ func newUpCmd(g *globals) *cobra.Command {
 		df        dataFlags
 		ff        fleetFlags
 		busListen string
+		noIngest  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -80,16 +81,17 @@ Ctrl-C stops everything.`,
 			if err := checkNativeSubnet(cfg.Subnet); err != nil {
 				return err
 			}
-			return runUp(cmd.Context(), g, log, cfg, &ff)
+			return runUp(cmd.Context(), g, log, cfg, &ff, !noIngest)
 		},
 	}
 	df.register(cmd, false)
 	ff.register(cmd, "3")
+	cmd.Flags().BoolVar(&noIngest, "no-ingest", false, "do not run the ingester in this process (run `decnet ingest` separately)")
 	cmd.Flags().StringVar(&busListen, "bus-listen", "", "address the embedded NATS server listens on for outside workers, or none (env DECNET_BUS_LISTEN, default 127.0.0.1:4222)")
 	return cmd
 }
 
-func runUp(ctx context.Context, g *globals, log *slog.Logger, cfg config.Config, ff *fleetFlags) error {
+func runUp(ctx context.Context, g *globals, log *slog.Logger, cfg config.Config, ff *fleetFlags, withIngest bool) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
@@ -134,8 +136,10 @@ func runUp(ctx context.Context, g *globals, log *slog.Logger, cfg config.Config,
 	printListening(g, dep, drv)
 
 	ws := []workers.Worker{
-		&ingest.Worker{Bus: b, Store: st, Logger: log.With("worker", "ingester")},
 		workers.NewFunc("fleet", func(ctx context.Context) error { return followState(ctx, dep, log) }),
+	}
+	if withIngest {
+		ws = append(ws, &ingest.Worker{Bus: b, Store: st, Logger: log.With("worker", "ingester")})
 	}
 	for _, extra := range upExtras {
 		more, err := extra(ctx, env)
