@@ -158,8 +158,8 @@ func WeightWith(a, b *Observation, common CommonFunc) float64 {
 	return WeightHigh*HighWith(a, b, common) + WeightMedium*Medium(a, b) + WeightLow*Low(a, b) + WeightVeryLow*VeryLow(a, b)
 }
 
-// Linked reports whether a and b are joined by an edge.
-func Linked(a, b *Observation, common CommonFunc) bool {
+// HasEdge reports whether a and b are joined by an edge.
+func HasEdge(a, b *Observation, common CommonFunc) bool {
 	return WeightWith(a, b, common) >= EdgeThreshold
 }
 

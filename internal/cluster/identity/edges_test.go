@@ -96,7 +96,7 @@ func TestHighWithCommonFingerprint(t *testing.T) {
 		}
 	}
 	a, b := obs("a", ja3("stock"), cmds(ukc.Discovery, "id"), creds("u", "p"), asn(1)), obs("b", ja3("stock"), cmds(ukc.Discovery, "id"), creds("u", "p"), asn(1))
-	if Linked(&a, &b, common) {
+	if HasEdge(&a, &b, common) {
 		t.Errorf("common fingerprint plus every weak tier linked, weight %v", WeightWith(&a, &b, common))
 	}
 }

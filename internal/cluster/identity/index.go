@@ -2,6 +2,7 @@ package identity
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/decnet/decnet/internal/cluster/identity/unionfind"
 )
@@ -676,3 +677,59 @@ func Components(obs []Observation, p Params) map[string]string {
 	return x.Labels()
 }
 
+// treeWeight picks a spanning forest of the given members (one or more
+// whole components) in a fixed order, so that the result depends only on
+// the members and their evidence, and returns the summed WeightWith of its
+// edges and their number. The order is: members sorted by ID, keys sorted
+// by kind and value, and within a key the same linking as the partition.
+func (x *Index) treeWeight(members []int32) (float64, int) {
+	if len(members) < 2 {
+		return 0, 0
+	}
+	sorted := slices.Clone(members)
+	slices.SortFunc(sorted, func(a, b int32) int { return strings.Compare(x.ids[a], x.ids[b]) })
+	local := make(map[int32]int32, len(sorted))
+	for i, s := range sorted {
+		local[s] = int32(i)
+	}
+
+	byKey := map[int32][]int32{}
+	for _, s := range sorted {
+		for _, k := range x.keys[s] {
+			byKey[k] = append(byKey[k], s)
+		}
+	}
+	keys := make([]int32, 0, len(byKey))
+	for k, carriers := range byKey {
+		if len(carriers) > 1 && !(x.keyRefs[k].fingerprint() && x.common[k]) {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b int32) int {
+		ra, rb := x.keyRefs[a], x.keyRefs[b]
+		if ra.kind != rb.kind {
+			return int(ra.kind) - int(rb.kind)
+		}
+		return strings.Compare(ra.value, rb.value)
+	})
+
+	forest := unionfind.New(len(sorted))
+	sum, n := 0.0, 0
+	union := func(a, b int32) {
+		if _, merged := forest.Union(local[a], local[b]); merged {
+			sum += WeightWith(&x.obs[a], &x.obs[b], x.Common)
+			n++
+		}
+	}
+	for _, k := range keys {
+		carriers := byKey[k]
+		if x.keyRefs[k].fingerprint() {
+			for _, s := range carriers[1:] {
+				union(carriers[0], s)
+			}
+			continue
+		}
+		x.linkShared(carriers, union)
+	}
+	return sum, n
+}

@@ -15,7 +15,7 @@ import (
 
 const scenarioDir = "../testdata/scenarios"
 
-// naiveComponents is the reference kernel: compare every pair with Linked
+// naiveComponents is the reference kernel: compare every pair with HasEdge
 // and union the linked ones. Fingerprints are common when the set has at
 // least CommonMinPopulation observations and CommonMinCount carry them.
 func naiveComponents(in []Observation, p Params) map[string]string {
@@ -54,7 +54,7 @@ func naiveComponents(in []Observation, p Params) map[string]string {
 	}
 	for i := range list {
 		for j := i + 1; j < len(list); j++ {
-			if Linked(&list[i], &list[j], common) {
+			if HasEdge(&list[i], &list[j], common) {
 				parent[find(i)] = find(j)
 			}
 		}
