@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -36,7 +37,9 @@ func (f *dataFlags) loadConfig() (config.Config, error) {
 	}
 	if f.dataDir != "" {
 		cfg.DataDir = f.dataDir
-		cfg.DBPath = filepath.Join(f.dataDir, "decnet.db")
+		if _, set := os.LookupEnv("DECNET_DB_PATH"); !set {
+			cfg.DBPath = filepath.Join(f.dataDir, "decnet.db")
+		}
 	}
 	return cfg, cfg.Validate()
 }
