@@ -283,9 +283,8 @@ func runSSH(t *testing.T, src, user, password, host string, port int, command st
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
-	// ssh exits with the remote command's status; only 255 means ssh
-	// itself failed (and sshpass uses 1 to 6 for its own errors, with 5
-	// for a rejected password).
+	// ssh exits with the remote command's status, so only 255 means ssh
+	// itself failed. A rejected password shows as "Permission denied".
 	var exit *exec.ExitError
 	if errors.As(err, &exit) && exit.ExitCode() != 255 && !strings.Contains(stderr.String(), "Permission denied") {
 		err = nil
