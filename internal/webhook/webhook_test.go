@@ -34,7 +34,7 @@ type env struct {
 	store *Store
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	srv := bustest.Start(t)
 	b := bustest.Connect(t, srv, "webhook-test")
@@ -47,7 +47,7 @@ func newEnv(t *testing.T) *env {
 }
 
 // runWorker starts a worker with fast retries and stops it at cleanup.
-func (e *env) runWorker(t *testing.T, targets ...Target) *Worker {
+func (e *env) runWorker(t testing.TB, targets ...Target) *Worker {
 	t.Helper()
 	w, err := NewWorker(Config{FileTargets: targets, BackoffBase: 5 * time.Millisecond, BackoffMax: 20 * time.Millisecond, Timeout: 2 * time.Second}, e.bus, e.store)
 	if err != nil {
