@@ -126,11 +126,13 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumeConfig, handler BatchHandl
 	cons, err := b.js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{
 		Durable:        cfg.Durable,
 		FilterSubjects: cfg.Filter,
-		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        cfg.AckWait,
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
-		MaxDeliver:     -1,
-		MaxAckPending:  cfg.Batch * 4,
+		// One consumer reads each durable in order, so acknowledging the last
+		// message of a batch acknowledges the whole batch in one round trip.
+		AckPolicy:     jetstream.AckAllPolicy,
+		AckWait:       cfg.AckWait,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		MaxDeliver:    -1,
+		MaxAckPending: cfg.Batch * 4,
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -165,10 +167,9 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumeConfig, handler BatchHandl
 			}
 			continue
 		}
-		for _, m := range batch {
-			if err := m.jsMsg.Ack(); err != nil {
-				logger.Warn("ack failed, message will be redelivered", "err", err, "seq", m.Seq)
-			}
+		last := batch[len(batch)-1]
+		if err := last.jsMsg.Ack(); err != nil {
+			logger.Warn("ack failed, the batch will be redelivered", "err", err, "seq", last.Seq, "messages", len(batch))
 		}
 	}
 }

@@ -216,8 +216,8 @@ func applyObservation(a *store.Attacker, o *Observation) {
 	if e.Service != "" {
 		a.Services = addUnique(a.Services, e.Service)
 	}
-	if e.Decky != "" && e.Service != "" {
-		a.Touched = append(a.Touched, [2]string{e.Decky, e.Service})
+	if pair := [2]string{e.Decky, e.Service}; e.Decky != "" && e.Service != "" && !slices.Contains(a.Touched, pair) {
+		a.Touched = append(a.Touched, pair)
 	}
 	if o.Command != "" {
 		a.Commands = append(a.Commands, o.Command)
