@@ -60,8 +60,8 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Deps are the API's collaborators. Store and Auth are required; a nil
-// Bus, Fleet or Webhooks makes the routes that need it answer 503.
+// Deps are the API's collaborators. Store and Auth are required. With a nil
+// Bus, Fleet or Webhooks the routes that need it respond 503.
 type Deps struct {
 	Store    Store
 	Auth     *auth.Service

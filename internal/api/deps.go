@@ -43,7 +43,7 @@ type Bus interface {
 	JetStream() jetstream.JetStream
 }
 
-// DeployRequest asks the fleet deployer for new deckies.
+// DeployRequest is a request to the fleet deployer for new deckies.
 type DeployRequest struct {
 	Count             int      `json:"count" validate:"required,min=1,max=250"`
 	Archetype         string   `json:"archetype,omitempty" validate:"max=64"`
@@ -65,7 +65,7 @@ type FleetDeployer interface {
 	Teardown(ctx context.Context, name string) error
 }
 
-// WorkerStatus is what /api/v1/workers reports for one worker.
+// WorkerStatus is the health of one worker in /api/v1/workers.
 type WorkerStatus struct {
 	Name          string         `json:"name"`
 	Status        string         `json:"status" validate:"enum=ok|stale|unknown"`

@@ -34,7 +34,7 @@ func newMetrics(reg *prometheus.Registry, deps Deps) (*metrics, error) {
 		}, []string{"route"}),
 		panics: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "decnet_api_handler_panics_total",
-			Help: "API handler panics recovered and answered with 500.",
+			Help: "API handler panics recovered and returned as status 500.",
 		}),
 	}
 

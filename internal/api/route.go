@@ -49,7 +49,7 @@ const (
 )
 
 // Param declares one query parameter. Parameters are checked before the
-// handler runs; a bad value answers 400 naming the parameter.
+// handler runs, and a bad value gets a 400 that names the parameter.
 type Param struct {
 	Name        string
 	Type        ParamType
@@ -94,7 +94,7 @@ type Route struct {
 	// Stream marks a text/event-stream route; it also accepts ?ticket=.
 	Stream bool
 	// AllowMustChange lets a user whose password must be changed call the
-	// route (the others answer 403 until the change).
+	// route (the other routes respond 403 until the change).
 	AllowMustChange bool
 
 	Handle HandlerFunc
@@ -118,7 +118,7 @@ func (r *Route) successStatus() int {
 	return r.Status
 }
 
-// statuses returns every error status the route can answer, sorted.
+// statuses returns every error status the route can respond with, sorted.
 func (r *Route) statuses() []int {
 	set := map[int]bool{http.StatusInternalServerError: true}
 	if r.Role != Public {

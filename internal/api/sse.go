@@ -142,7 +142,7 @@ func lastSeq(ctx context.Context, b Bus, stream string) (uint64, error) {
 }
 
 // replayAfter follows filter from just after seq. Replay cannot express
-// "from sequence 1" with afterSeq, so an empty position asks for the last
+// "from sequence 1" with afterSeq, so an empty position requests the last
 // MaxInt32 messages instead, which starts at the first one.
 func replayAfter(ctx context.Context, b Bus, filter string, seq uint64) (<-chan bus.Msg, error) {
 	if seq == 0 {

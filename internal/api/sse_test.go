@@ -186,7 +186,7 @@ func TestEventStream(t *testing.T) {
 	})
 
 	t.Run("own publish", func(t *testing.T) {
-		// The API's own bus connection publishes; the stream still sees it.
+		// The API's own bus connection publishes, and the stream still delivers it.
 		h.server.deps.Bus.PublishSafely(ctx, bus.AttackerObserved, "attacker.observed", map[string]any{"ip": "198.51.100.7", "deckies": []string{"decky-01"}})
 		f := stream.next("attacker event", isEvent("attacker"))
 		var ev StreamEvent

@@ -67,10 +67,10 @@ func loadAPIEnv() (apiEnv, error) {
 	return e, nil
 }
 
-// apiOptions are what newAPIWorker needs besides the configuration.
+// apiOptions are the dependencies of newAPIWorker besides the configuration.
 type apiOptions struct {
 	Store *sqlstore.Store
-	// Bus may be nil: streams and readiness then answer 503.
+	// Bus may be nil, and then streams and readiness respond 503.
 	Bus   *bus.Bus
 	Fleet api.FleetDeployer
 	// Registry reports worker health; nil lets the API track heartbeats
@@ -198,7 +198,7 @@ the bus at DECNET_BUS_URL; without it the rest of the API still works.`,
 				}
 				defer b.Close()
 			} else {
-				log.Warn("DECNET_BUS_URL is not set: event streams and /readyz answer 503")
+				log.Warn("DECNET_BUS_URL is not set: event streams and /readyz will respond 503")
 			}
 
 			srv, err := newAPIWorker(ctx, cfg, apiAddr, apiOptions{Store: st, Bus: b, Out: g.stdout, Logger: log})

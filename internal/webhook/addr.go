@@ -24,7 +24,7 @@ var metadataAddrs = []netip.Addr{
 // clouds.
 var metadataHosts = []string{"metadata", "metadata.google.internal", "metadata.goog", "instance-data", "instance-data.ec2.internal"}
 
-// unsafeAddr reports why a outbound target address is refused, or "".
+// unsafeAddr returns why an outbound target address is rejected, or "".
 func unsafeAddr(a netip.Addr) string {
 	a = a.Unmap()
 	switch {
@@ -81,7 +81,7 @@ func newDialer(allowUnsafe bool, timeout time.Duration) *net.Dialer {
 			return fmt.Errorf("webhook: dial %s: not an IP address", address)
 		}
 		if why := unsafeAddr(a); why != "" {
-			return fmt.Errorf("webhook: dial %s refused: %s", address, why)
+			return fmt.Errorf("webhook: dial %s rejected: %s", address, why)
 		}
 		return nil
 	}

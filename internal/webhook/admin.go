@@ -22,7 +22,7 @@ type TargetInfo struct {
 	Stats  *Stats `json:"stats,omitempty"`
 }
 
-// Notifier tells running workers that the stored targets changed, usually
+// Notifier signals running workers that the stored targets changed, usually
 // by publishing on system.webhook.subscriptions_changed.
 type Notifier func(ctx context.Context)
 

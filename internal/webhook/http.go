@@ -87,7 +87,7 @@ func newHTTPSender(t Target, allowUnsafe bool, timeout time.Duration) *httpSende
 			Transport: transport,
 			Timeout:   timeout,
 			// A redirect could point anywhere, past the address checks
-			// of Validate; the receiver must answer at its own URL.
+			// of Validate, so the receiver must respond at its own URL.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 	}
@@ -128,7 +128,7 @@ func (h *httpSender) post(ctx context.Context, body []byte, eventID, subject str
 	}
 	retry := resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
 	return &deliveryError{
-		err:       fmt.Errorf("receiver answered %s: %s", resp.Status, strings.TrimSpace(string(snippet))),
+		err:       fmt.Errorf("receiver responded %s: %s", resp.Status, strings.TrimSpace(string(snippet))),
 		retryable: retry,
 	}
 }

@@ -106,7 +106,7 @@ func newSyslogSender(t Target, allowUnsafe bool, timeout time.Duration) (*syslog
 			}
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("webhook: target %s: ca_file %s holds no PEM certificate", t.Name, t.CAFile)
+				return nil, fmt.Errorf("webhook: target %s: ca_file %s contains no PEM certificate", t.Name, t.CAFile)
 			}
 			s.tlsConf.RootCAs = pool
 		}

@@ -2,7 +2,7 @@
 // (generic JSON signed with HMAC-SHA256, or Slack-compatible text) and
 // syslog (RFC 5424 over UDP, TCP or TLS). Each target reads its subjects
 // through a durable JetStream consumer, so events published while the
-// worker is down are delivered when it comes back; failed deliveries are
+// worker is down are delivered when it comes back. Failed deliveries are
 // retried with exponential backoff and end in a dead-letter row, never in
 // silence.
 package webhook

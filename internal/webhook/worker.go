@@ -87,7 +87,7 @@ type Worker struct {
 }
 
 // NewWorker builds a worker. st may be nil when only file targets are used
-// and dead letters need not be kept; an event that exhausts its attempts is
+// and dead letters need not be kept. An event that exhausts its attempts is
 // then logged at error level.
 func NewWorker(cfg Config, b Bus, st *Store) (*Worker, error) {
 	if b == nil {
