@@ -72,7 +72,7 @@ type DNSConfig struct {
 func NewDNSHandler(cfg DNSConfig) (*DNSHandler, error) {
 	zone := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(cfg.Zone)), ".")
 	apex, err := dnsmessage.NewName(zone + ".")
-	if err != nil || zone == "" {
+	if err != nil || !validZone(zone) {
 		return nil, &ZoneError{Zone: cfg.Zone}
 	}
 	ns, err := dnsmessage.NewName("ns1." + zone + ".")
@@ -104,6 +104,26 @@ type ZoneError struct{ Zone string }
 
 func (e *ZoneError) Error() string {
 	return "callback: invalid DNS zone " + strconv.Quote(e.Zone) + ": want a name such as canary.example.net"
+}
+
+// validZone reports whether zone is a lowercase host name whose labels
+// are 1 to 63 letters, digits and hyphens, leaving room for a slug label.
+func validZone(zone string) bool {
+	if zone == "" || len(zone) > 253-slug.Len-1 {
+		return false
+	}
+	for _, label := range strings.Split(zone, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Zone returns the zone in lowercase without the trailing dot.

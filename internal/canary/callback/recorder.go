@@ -248,25 +248,25 @@ func (r *Recorder) write(ctx context.Context, batch []sqlstore.CanaryHit) {
 
 // TriggeredEvent is the payload of canary.<id>.triggered.
 type TriggeredEvent struct {
-	TokenID      string    `json:"token_id"`
-	TriggerID    string    `json:"trigger_id"`
-	DeckyName    string    `json:"decky_name"`
-	Kind         string    `json:"kind"`
-	Generator    string    `json:"generator,omitempty"`
-	PlacementPath string   `json:"placement_path"`
-	Protocol     string    `json:"protocol"`
-	OccurredAt   time.Time `json:"occurred_at"`
-	SrcIP        string    `json:"src_ip"`
-	PeerAddr     string    `json:"peer_addr"`
-	ForwardedFor []string  `json:"forwarded_for,omitempty"`
-	Method       string    `json:"method,omitempty"`
-	UserAgent    string    `json:"user_agent,omitempty"`
-	RequestPath  string    `json:"request_path,omitempty"`
-	DNSQName     string    `json:"dns_qname,omitempty"`
-	DNSQType     uint16    `json:"dns_qtype,omitempty"`
-	AttackerID   string    `json:"attacker_id,omitempty"`
-	Echo         bool      `json:"echo"`
-	EchoOf       string    `json:"echo_of,omitempty"`
+	TokenID       string    `json:"token_id"`
+	TriggerID     string    `json:"trigger_id"`
+	DeckyName     string    `json:"decky_name"`
+	Kind          string    `json:"kind"`
+	Generator     string    `json:"generator,omitempty"`
+	PlacementPath string    `json:"placement_path"`
+	Protocol      string    `json:"protocol"`
+	OccurredAt    time.Time `json:"occurred_at"`
+	SrcIP         string    `json:"src_ip"`
+	PeerAddr      string    `json:"peer_addr"`
+	ForwardedFor  []string  `json:"forwarded_for,omitempty"`
+	Method        string    `json:"method,omitempty"`
+	UserAgent     string    `json:"user_agent,omitempty"`
+	RequestPath   string    `json:"request_path,omitempty"`
+	DNSQName      string    `json:"dns_qname,omitempty"`
+	DNSQType      uint16    `json:"dns_qtype,omitempty"`
+	AttackerID    string    `json:"attacker_id,omitempty"`
+	Echo          bool      `json:"echo"`
+	EchoOf        string    `json:"echo_of,omitempty"`
 }
 
 func (r *Recorder) publish(res sqlstore.CanaryHitResult) {
