@@ -112,6 +112,27 @@ func NewIndex(p Params) *Index {
 	}
 }
 
+// Reserve makes room for n observations in total, so that loading a large
+// set does not regrow every per-observation array and map on the way.
+func (x *Index) Reserve(n int) {
+	if n <= len(x.ids) {
+		return
+	}
+	extra := n - len(x.ids)
+	x.ids = slices.Grow(x.ids, extra)
+	x.obs = slices.Grow(x.obs, extra)
+	x.live = slices.Grow(x.live, extra)
+	x.fp = slices.Grow(x.fp, extra)
+	x.keys = slices.Grow(x.keys, extra)
+	x.pendingMark = slices.Grow(x.pendingMark, extra)
+	if len(x.slots) == 0 {
+		x.slots = make(map[string]int32, n)
+	}
+	if len(x.keyIDs) == 0 {
+		x.keyIDs = make(map[keyRef]int32, n/4)
+	}
+}
+
 // Params returns the tuning the index was built with.
 func (x *Index) Params() Params { return x.params }
 
@@ -670,6 +691,7 @@ func (x *Index) Labels() map[string]string {
 // the same ID replace earlier ones.
 func Components(obs []Observation, p Params) map[string]string {
 	x := NewIndex(p)
+	x.Reserve(len(obs))
 	for _, o := range obs {
 		x.Upsert(o)
 	}

@@ -238,7 +238,19 @@ func (s *Store) ApplyIdentityChanges(ctx context.Context, c IdentityChanges) err
 		now = FormatTime(s.Now())
 	}
 
-	tx, err := s.db.BeginTx(ctx, nil)
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("store: apply identity changes: %w", err)
+	}
+	defer conn.Close()
+	// Writes under foreign keys and triggers keep a statement journal. In
+	// memory it costs no file writes; the pragma only takes effect outside
+	// a transaction, so it is set on the connection first.
+	if _, err := conn.ExecContext(ctx, `PRAGMA temp_store = MEMORY`); err != nil {
+		return fmt.Errorf("store: apply identity changes: %w", err)
+	}
+
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: apply identity changes: %w", err)
 	}
