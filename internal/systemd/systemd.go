@@ -3,9 +3,9 @@
 // decnet.target that groups them, and the environment file they share.
 //
 // decnet is one static binary, so every unit can use the strict end of
-// systemd's sandboxing: a read-only filesystem apart from the state and log
-// directories, no new privileges, no capabilities beyond the few a worker
-// needs, and only the address families it uses.
+// systemd's sandboxing. The filesystem is read-only apart from the state and
+// log directories, and a worker gets no new privileges, no capabilities
+// beyond the few it needs, and only the address families it uses.
 package systemd
 
 import (
@@ -92,7 +92,7 @@ type Worker struct {
 	Docker bool
 	// AfterBus orders the unit after decnet-bus.service.
 	AfterBus bool
-	// RuntimeDir asks systemd for /run/decnet.
+	// RuntimeDir makes systemd create /run/decnet.
 	RuntimeDir bool
 	// StopTimeout in seconds; 0 means 15.
 	StopTimeout int
