@@ -1,0 +1,165 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/decnet/decnet/internal/bus"
+	"github.com/decnet/decnet/internal/cluster/campaign"
+	"github.com/decnet/decnet/internal/store"
+	"github.com/decnet/decnet/internal/store/sqlstore"
+	"github.com/decnet/decnet/internal/workers"
+)
+
+func init() {
+	upExtras = append(upExtras, campaignUpWorkers)
+}
+
+// campaignUpWorkers adds the campaign clusterer to `decnet up`.
+func campaignUpWorkers(_ context.Context, env *upEnv) ([]workers.Worker, error) {
+	return []workers.Worker{newCampaignWorker(env.store, env.bus, env.log.With("worker", campaign.WorkerName), 0)}, nil
+}
+
+func newCampaignWorker(st *sqlstore.Store, b *bus.Bus, log *slog.Logger, poll time.Duration) *campaign.Worker {
+	w := &campaign.Worker{
+		Clusterer:    campaign.New(st, campaign.Options{Logger: log}),
+		Logger:       log,
+		PollInterval: poll,
+	}
+	if b != nil {
+		w.Bus = b
+	}
+	return w
+}
+
+func newCampaignClustererCmd(g *globals) *cobra.Command {
+	var (
+		df   dataFlags
+		poll time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "campaign-clusterer",
+		Short: "Group attacker identities into campaigns (runs inside `decnet up` too)",
+		Long: `Group attacker identities into campaigns and keep the campaigns table up to
+date. The worker ticks when identity events arrive on the bus at DECNET_BUS_URL
+(after a short debounce) and every --poll-interval otherwise. Without
+DECNET_BUS_URL it only polls.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if poll < time.Second {
+				return fmt.Errorf("invalid --poll-interval %v: use 1s or more", poll)
+			}
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			cfg, err := df.loadConfig()
+			if err != nil {
+				return err
+			}
+			st, err := openStore(ctx, cfg, log)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+
+			var b *bus.Bus
+			if cfg.BusURL != "" {
+				b, err = bus.Connect(ctx, cfg.BusURL, campaign.WorkerName, bus.WithLogger(log), bus.WithSource(campaign.WorkerName))
+				if err != nil {
+					return fmt.Errorf("connect to DECNET_BUS_URL %s: %w", cfg.BusURL, err)
+				}
+				defer b.Close()
+			}
+			runner := &workers.Runner{Logger: log}
+			if b != nil {
+				runner.Bus = b
+			}
+			err = runner.Run(ctx, newCampaignWorker(st, b, log, poll))
+			if errors.Is(err, context.Canceled) {
+				return nil
+			}
+			return err
+		},
+	}
+	df.register(cmd, false)
+	cmd.Flags().DurationVarP(&poll, "poll-interval", "i", campaign.DefaultPollInterval, "time between ticks when no identity event arrives")
+	return cmd
+}
+
+func newCampaignsCmd(g *globals) *cobra.Command {
+	var (
+		df     dataFlags
+		limit  int
+		offset int
+	)
+	cmd := &cobra.Command{
+		Use:   "campaigns",
+		Short: "List campaigns, most recently updated first",
+		Long: `List the active campaigns (those not merged into another), most recently
+updated first. A campaign groups the identities that the campaign clusterer
+finds working together: a handoff on a decky, shared payloads or C2 hosts,
+or overlapping sessions with the same typing rhythm.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if limit < 1 || limit > 1000 {
+				return fmt.Errorf("invalid --limit %d: use a number from 1 to 1000", limit)
+			}
+			if offset < 0 {
+				return fmt.Errorf("invalid --offset %d: use 0 or more", offset)
+			}
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			cfg, err := df.loadConfig()
+			if err != nil {
+				return err
+			}
+			st, err := openStore(cmd.Context(), cfg, log)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+
+			list, total, err := st.ListCampaigns(cmd.Context(), store.Page{Limit: limit, Offset: offset})
+			if err != nil {
+				return err
+			}
+			if df.jsonOut {
+				return printJSON(g.stdout, map[string]any{"total": total, "limit": limit, "offset": offset, "data": list})
+			}
+			return printCampaigns(g, list, total)
+		},
+	}
+	df.register(cmd, true)
+	cmd.Flags().IntVar(&limit, "limit", 50, "number of campaigns to list, 1 to 1000")
+	cmd.Flags().IntVar(&offset, "offset", 0, "number of campaigns to skip")
+	return cmd
+}
+
+func printCampaigns(g *globals, list []sqlstore.Campaign, total int) error {
+	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "UUID\tIDENTITIES\tOBSERVATIONS\tFIRST_SEEN\tLAST_SEEN\tCONFIDENCE\tC2")
+	for _, c := range list {
+		conf := "-"
+		if c.Confidence != nil {
+			conf = fmt.Sprintf("%.2f", *c.Confidence)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\n", c.UUID, c.IdentityCount, c.ObservationCount,
+			c.FirstSeenAt.Format("2006-01-02T15:04:05Z"), c.LastSeenAt.Format("2006-01-02T15:04:05Z"),
+			conf, summarizeList(c.C2Endpoints))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(g.stdout, "%d of %d campaigns\n", len(list), total)
+	return err
+}
