@@ -12,6 +12,7 @@ import (
 
 	"github.com/decnet/decnet/internal/bus"
 	"github.com/decnet/decnet/internal/cluster/campaign"
+	"github.com/decnet/decnet/internal/cluster/identity"
 	"github.com/decnet/decnet/internal/store"
 	"github.com/decnet/decnet/internal/store/sqlstore"
 	"github.com/decnet/decnet/internal/workers"
@@ -21,9 +22,14 @@ func init() {
 	upExtras = append(upExtras, campaignUpWorkers)
 }
 
-// campaignUpWorkers adds the campaign clusterer to `decnet up`.
+// campaignUpWorkers adds the two clusterers to `decnet up`: the identity
+// clusterer (observations to identities), whose events wake the campaign
+// clusterer (identities to campaigns).
 func campaignUpWorkers(_ context.Context, env *upEnv) ([]workers.Worker, error) {
-	return []workers.Worker{newCampaignWorker(env.store, env.bus, env.log.With("worker", campaign.WorkerName), 0)}, nil
+	return []workers.Worker{
+		newClustererWorker(env.store, env.bus, env.log.With("worker", identity.WorkerName), 0),
+		newCampaignWorker(env.store, env.bus, env.log.With("worker", campaign.WorkerName), 0),
+	}, nil
 }
 
 func newCampaignWorker(st *sqlstore.Store, b *bus.Bus, log *slog.Logger, poll time.Duration) *campaign.Worker {
