@@ -1,14 +1,21 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/decnet/decnet/internal/bus"
+	"github.com/decnet/decnet/internal/cluster/identity"
 	"github.com/decnet/decnet/internal/store"
 	"github.com/decnet/decnet/internal/store/sqlstore"
+	"github.com/decnet/decnet/internal/workers"
 )
 
 func newIdentitiesCmd(g *globals) *cobra.Command {
@@ -94,4 +101,75 @@ func summarizeList(values []string) string {
 		return fmt.Sprintf("%s (+%d)", first, len(values)-1)
 	}
 	return strings.TrimSpace(first)
+}
+
+// newClustererWorker builds the identity clusterer worker; `decnet up`
+// runs the same worker in process. b may be nil for polling only.
+func newClustererWorker(st *sqlstore.Store, b *bus.Bus, log *slog.Logger, poll time.Duration) *identity.Worker {
+	w := &identity.Worker{
+		Clusterer:    identity.New(st, identity.Options{Logger: log}),
+		Logger:       log,
+		PollInterval: poll,
+	}
+	if b != nil {
+		w.Bus = b
+	}
+	return w
+}
+
+func newClustererCmd(g *globals) *cobra.Command {
+	var (
+		df   dataFlags
+		poll time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "clusterer",
+		Short: "Group attacker observations into identities (runs inside `decnet up` too)",
+		Long: `Cluster attackers rows into identities and keep attacker_identities up to date.
+A tick runs at start, shortly after each attacker.observed or attacker.scored
+event on the bus (DECNET_BUS_URL), and every --poll-interval in any case.
+Without DECNET_BUS_URL the clusterer only polls and publishes nothing.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if poll < time.Second {
+				return fmt.Errorf("invalid --poll-interval %s: use 1s or more", poll)
+			}
+			ctx := cmd.Context()
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			cfg, err := df.loadConfig()
+			if err != nil {
+				return err
+			}
+			st, err := openStore(ctx, cfg, log)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+
+			var b *bus.Bus
+			if cfg.BusURL != "" {
+				b, err = bus.Connect(ctx, cfg.BusURL, identity.WorkerName, bus.WithLogger(log), bus.WithSource(identity.WorkerName))
+				if err != nil {
+					return fmt.Errorf("connect to DECNET_BUS_URL %s: %w", cfg.BusURL, err)
+				}
+				defer b.Close()
+			}
+
+			runner := &workers.Runner{Logger: log}
+			if b != nil {
+				runner.Bus = b
+			}
+			err = runner.Run(ctx, newClustererWorker(st, b, log, poll))
+			if errors.Is(err, context.Canceled) {
+				return nil
+			}
+			return err
+		},
+	}
+	df.register(cmd, false)
+	cmd.Flags().DurationVarP(&poll, "poll-interval", "i", identity.DefaultPollInterval, "longest wait between ticks when no event arrives")
+	return cmd
 }

@@ -140,9 +140,9 @@ type Unmerged struct {
 }
 
 // Tick reads the attackers rows changed since the last tick (all rows on
-// the first tick and on periodic full loads), recomputes the affected
-// components and writes, in one transaction, the identities to create, the
-// merges to set or revoke, the links to add and the rollups that changed.
+// the first tick and on periodic full loads) and recomputes the affected
+// components. It then writes in one transaction the new identities, the
+// merges to set or revoke, the new links and the rollups that changed.
 //
 // A tick with no changes writes nothing and returns an empty Result. On a
 // database error nothing is written, the in-memory state is dropped, and

@@ -40,9 +40,9 @@ func (k FingerprintKind) String() string {
 	return "hassh"
 }
 
-// CommonFunc reports whether a fingerprint value is common, that is shared
-// by so many unrelated sources that it says nothing about who is behind
-// one. A nil CommonFunc treats every fingerprint as rare.
+// CommonFunc reports whether a fingerprint value is common: shared by so
+// many unrelated sources that it is no evidence of who is behind one. A
+// nil CommonFunc treats every fingerprint as rare.
 type CommonFunc func(kind FingerprintKind, value string) bool
 
 // Vetoed reports whether the fingerprints of a and b disagree: at least one

@@ -23,7 +23,7 @@ type Params struct {
 // DefaultParams returns the production tuning: once at least 256
 // observations exist, a fingerprint carried by 32 or more of them is
 // common. An operator hopping across fewer than 32 addresses with a rare
-// tool is still linked by it; a stock client seen from dozens of sources is
+// tool is still linked by it. A stock client seen from dozens of sources is
 // not evidence of one operator.
 func DefaultParams() Params {
 	return Params{CommonMinPopulation: 256, CommonMinCount: 32}
@@ -47,7 +47,7 @@ type keyRef struct {
 func (k keyRef) fingerprint() bool { return k.kind == keyJA3 || k.kind == keyHASSH }
 
 // pairwiseMax is the posting size up to which shared payload and C2 keys
-// are linked by checking the veto on every pair; larger postings use the
+// are linked by checking the veto on every pair. Larger postings use the
 // grouping in linkShared, which is linear.
 const pairwiseMax = 8
 
@@ -358,11 +358,12 @@ func (x *Index) Common(kind FingerprintKind, value string) bool {
 // call computes every component.
 //
 // Additions that only add evidence merge components in place. A change
-// that can remove an edge (a fingerprint changes, a key disappears, an
-// observation is removed or a fingerprint becomes common) rebuilds the
-// components around it: every component holding the changed observations
-// or a carrier of a key they had or have. Edges never cross that set's
-// boundary, so the rebuild gives the same partition as starting over.
+// that can remove an edge rebuilds the components around it. Such changes
+// are a changed fingerprint, a dropped key, a removed observation and a
+// fingerprint that becomes common. The rebuilt set is every component
+// holding a changed observation or a carrier of a key it had or has. Edges
+// never cross that set's boundary, so the rebuild gives the same
+// partition as starting over.
 func (x *Index) Recompute() []int32 {
 	var roots []int32
 	if !x.computed {
@@ -699,11 +700,11 @@ func Components(obs []Observation, p Params) map[string]string {
 	return x.Labels()
 }
 
-// treeWeight picks a spanning forest of the given members (one or more
-// whole components) in a fixed order, so that the result depends only on
-// the members and their evidence, and returns the summed WeightWith of its
-// edges and their number. The order is: members sorted by ID, keys sorted
-// by kind and value, and within a key the same linking as the partition.
+// treeWeight returns the summed WeightWith of the edges of a spanning
+// forest of members (one or more whole components) and the number of those
+// edges. The forest is picked in a fixed order, so that the result depends
+// only on the members and their evidence. Members are sorted by ID and keys
+// by kind and value, and each key links as it does for the partition.
 func (x *Index) treeWeight(members []int32) (float64, int) {
 	if len(members) < 2 {
 		return 0, 0

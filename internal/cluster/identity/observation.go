@@ -4,7 +4,7 @@
 //
 // Two observations are linked when they share strong evidence (a JA3 or
 // HASSH fingerprint, a payload hash or a C2 endpoint) unless their
-// fingerprints disagree; identities are the connected components of that
+// fingerprints disagree. Identities are the connected components of that
 // graph. Index finds the components without comparing every pair and
 // recomputes only what changed; Clusterer reconciles the components with
 // the attacker_identities table on every tick and reports what it formed,

@@ -82,9 +82,10 @@ type plan struct {
 func (p *plan) Empty() bool { return p.changes.Empty() }
 
 // family is the set of components and identities that one reconciliation
-// must look at together: the changed components, every identity linked
-// from them, every identity in the same merge tree, and every component
-// holding observations of those identities, to a fixed point.
+// must look at together. It starts from the changed components and adds,
+// until nothing new appears, every identity linked from a component, every
+// identity in the same merge tree, and every component holding
+// observations of an added identity.
 type family struct {
 	comps  []int32 // component representatives
 	idents []int32

@@ -13,9 +13,9 @@ import (
 	"github.com/decnet/decnet/internal/store/sqlstore"
 )
 
-// member is what the clusterer keeps about one observation beyond its
-// clustering view: the times and every fingerprint value seen, for rollups,
-// and the identity the attackers row is linked to.
+// member holds the clusterer's data about one observation beyond its
+// clustering view: the times and every fingerprint value seen, for
+// rollups, and the identity the attackers row is linked to.
 type member struct {
 	firstSeen time.Time
 	lastSeen  time.Time

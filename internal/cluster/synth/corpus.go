@@ -12,8 +12,8 @@ import (
 // Epoch is the start of day 0 of every generated campaign.
 var Epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// Truth is the answer key attached to generated records. Clustering code
-// must never read it; only scoring does.
+// Truth holds the ground-truth labels attached to generated records.
+// Clustering code must never read them. Only scoring does.
 type Truth struct {
 	Campaign string `json:"campaign"`
 	Actor    string `json:"actor"`

@@ -63,7 +63,7 @@ var stageThrough = map[Phase]bool{
 }
 
 // unobservable lists the phases that happen before any decky is touched, so
-// a honeypot never sees events for them.
+// a honeypot records no events for them.
 var unobservable = map[Phase]bool{
 	Reconnaissance: true, ResourceDevelopment: true, Weaponization: true, SocialEngineering: true,
 }

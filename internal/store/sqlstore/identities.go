@@ -75,7 +75,8 @@ type IdentityRollup struct {
 	Digest           string
 }
 
-// IdentityState is what the clusterer keeps in memory about an identity.
+// IdentityState holds the fields of an identity that the clusterer keeps
+// in memory.
 type IdentityState struct {
 	UUID       string
 	MergedInto string // empty when the identity is not merged out
