@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -140,8 +141,12 @@ type fleetEnv struct {
 	dataDir string
 	subnet  string
 	busURL  string
+	apiURL  string
 	up      *proc
 }
+
+// adminPassword is the API admin password every test fleet starts with.
+const adminPassword = "e2e-admin-password-1234"
 
 // freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func freePort(t *testing.T) int {
@@ -162,12 +167,21 @@ func startFleet(t *testing.T, extra ...string) *fleetEnv {
 		dataDir: t.TempDir(),
 		subnet:  fmt.Sprintf("127.%d.%d.0/24", 100+rand.IntN(100), 1+rand.IntN(250)),
 	}
-	busPort := freePort(t)
+	busPort, apiPort := freePort(t), freePort(t)
 	f.busURL = fmt.Sprintf("nats://127.0.0.1:%d", busPort)
+	f.apiURL = fmt.Sprintf("http://127.0.0.1:%d", apiPort)
 	args := append([]string{"up", "--data-dir", f.dataDir, "--subnet", f.subnet,
-		"--bus-listen", fmt.Sprintf("127.0.0.1:%d", busPort), "--log-level", "debug"}, extra...)
-	f.up = startProc(t, nil, args...)
-	f.up.waitOutput(t, "decnet is up", 60*time.Second)
+		"--bus-listen", fmt.Sprintf("127.0.0.1:%d", busPort), "--api-addr", fmt.Sprintf("127.0.0.1:%d", apiPort),
+		"--log-level", "debug"}, extra...)
+	f.up = startProc(t, []string{"DECNET_ADMIN_PASSWORD=" + adminPassword}, args...)
+	f.up.waitOutput(t, "decnet is up", 90*time.Second)
+	waitFor(t, 30*time.Second, "the API to listen", func() bool {
+		c, err := net.DialTimeout("tcp", strings.TrimPrefix(f.apiURL, "http://"), time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
 	return f
 }
 
@@ -332,4 +346,43 @@ func clientKEXINIT(t *testing.T, debug string) (kex, enc, mac, comp string) {
 		t.Fatalf("client KEXINIT proposal not found in ssh -vvv output:\n%s", tail(debug, 3000))
 	}
 	return kex, enc, mac, comp
+}
+
+// apiToken logs in as the admin and returns a bearer token.
+func (f *fleetEnv) apiToken(t *testing.T) string {
+	t.Helper()
+	body := strings.NewReader(`{"username":"admin","password":"` + adminPassword + `"}`)
+	resp, err := http.Post(f.apiURL+"/api/v1/auth/login", "application/json", body)
+	if err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK || out.AccessToken == "" {
+		t.Fatalf("login: status %d, decode error %v", resp.StatusCode, err)
+	}
+	return out.AccessToken
+}
+
+// apiGet fetches an API path with a bearer token and decodes the JSON body.
+func (f *fleetEnv) apiGet(t *testing.T, token, path string, v any) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, f.apiURL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	if v != nil && resp.StatusCode == http.StatusOK {
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+			t.Fatalf("GET %s: decode: %v", path, err)
+		}
+	}
+	return resp.StatusCode
 }

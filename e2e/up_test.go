@@ -121,11 +121,36 @@ func TestUpRecordsSSHAttackers(t *testing.T) {
 		t.Errorf("the decky fetched the download URL %d times, want never", n)
 	}
 
+	// The REST API inside `decnet up` serves the same records.
+	token := f.apiToken(t)
+	var page struct {
+		Total int `json:"total"`
+		Data  []struct {
+			IP string `json:"ip"`
+		} `json:"data"`
+	}
+	if code := f.apiGet(t, token, "/api/v1/attackers?ip=127.0.0.22", &page); code != 200 || page.Total != 1 || len(page.Data) != 1 {
+		t.Errorf("GET /api/v1/attackers?ip=127.0.0.22 = %d %+v, want one attacker", code, page)
+	}
+	if code := f.apiGet(t, "", "/api/v1/attackers", nil); code != 401 {
+		t.Errorf("GET /api/v1/attackers without a token = %d, want 401", code)
+	}
+	var workerList []struct {
+		Name   string `json:"name"`
+		Status string `json:"status"`
+	}
+	f.apiGet(t, token, "/api/v1/workers", &workerList)
+	for _, w := range workerList {
+		if w.Name == "fleet" && w.Status != "ok" {
+			t.Errorf("worker fleet has status %q, want ok", w.Status)
+		}
+	}
+
 	// Ctrl-C stops everything within 5 s; a second up resumes the fleet.
 	if took := f.up.stop(t, syscall.SIGINT); took > 5*time.Second {
 		t.Errorf("decnet up took %v to stop after SIGINT, want at most 5 s", took)
 	}
-	again := startProc(t, nil, "up", "--data-dir", f.dataDir, "--subnet", f.subnet, "--no-ingest", "--bus-listen", "none")
+	again := startProc(t, nil, "up", "--data-dir", f.dataDir, "--subnet", f.subnet, "--no-ingest", "--bus-listen", "none", "--api-addr", "none")
 	again.waitOutput(t, "decnet is up", 60*time.Second)
 	resumed := f.status(t)
 	if diff := cmp.Diff(deckies, resumed); diff != "" {

@@ -146,6 +146,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 // Name returns "api", the worker name used for heartbeats.
 func (s *Server) Name() string { return "api" }
 
+// Addr returns the address Run listens on.
+func (s *Server) Addr() string { return s.cfg.Addr }
+
 // Register adds a route group. Routes of later groups (canary, identities,
 // campaigns, ...) join the router and the OpenAPI document the same way as
 // the built-in ones. Register panics on a duplicate method and path, or

@@ -64,6 +64,15 @@ func NewRootCommand() *cobra.Command {
 		newIngestCmd(g),
 		newBusCmd(g),
 		newCanaryCmd(g),
+		newAPICmd(g),
+		newUsersCmd(g),
+		newWebhookCmd(g),
+		newImageCmd(g),
+		newInitCmd(g),
+		newReconcileCmd(g),
+		newDeckyCmd(g),
+		newSimulateCmd(g),
+		newIdentitiesCmd(g),
 	)
 	return root
 }

@@ -38,7 +38,12 @@ type upEnv struct {
 	server *bus.Server
 	driver *native.Driver
 	deploy *fleet.Deployer
-	stdout *globals
+	g      *globals
+	ff     *fleetFlags
+	// apiAddr overrides DECNET_API_ADDR when set.
+	apiAddr string
+	// listening collects "what: where" lines that extras print at start.
+	listening []string
 }
 
 // upExtras builds workers that other parts of decnet add to `decnet up`.
@@ -50,6 +55,7 @@ func newUpCmd(g *globals) *cobra.Command {
 		ff        fleetFlags
 		busListen string
 		noIngest  bool
+		apiAddr   string
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -81,21 +87,22 @@ Ctrl-C stops everything.`,
 			if err := checkNativeSubnet(cfg.Subnet); err != nil {
 				return err
 			}
-			return runUp(cmd.Context(), g, log, cfg, &ff, !noIngest)
+			return runUp(cmd.Context(), g, log, cfg, &ff, !noIngest, apiAddr)
 		},
 	}
 	df.register(cmd, false)
 	ff.register(cmd, "3")
+	cmd.Flags().StringVar(&apiAddr, "api-addr", "", "address the REST API listens on, or none (env DECNET_API_ADDR, default 127.0.0.1:8000)")
 	cmd.Flags().BoolVar(&noIngest, "no-ingest", false, "do not run the ingester in this process (run `decnet ingest` separately)")
 	cmd.Flags().StringVar(&busListen, "bus-listen", "", "address the embedded NATS server listens on for outside workers, or none (env DECNET_BUS_LISTEN, default 127.0.0.1:4222)")
 	return cmd
 }
 
-func runUp(ctx context.Context, g *globals, log *slog.Logger, cfg config.Config, ff *fleetFlags, withIngest bool) error {
+func runUp(ctx context.Context, g *globals, log *slog.Logger, cfg config.Config, ff *fleetFlags, withIngest bool, apiAddr string) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
-	env := &upEnv{cfg: cfg, log: log, stdout: g}
+	env := &upEnv{cfg: cfg, log: log, g: g, ff: ff, apiAddr: apiAddr}
 
 	st, err := openStore(ctx, cfg, log)
 	if err != nil {
@@ -133,7 +140,6 @@ func runUp(ctx context.Context, g *globals, log *slog.Logger, cfg config.Config,
 	if err := startFleet(ctx, g, cfg, ff, dep); err != nil {
 		return err
 	}
-	printListening(g, dep, drv)
 
 	ws := []workers.Worker{
 		workers.NewFunc("fleet", func(ctx context.Context) error { return followState(ctx, dep, log) }),
@@ -148,6 +154,8 @@ func runUp(ctx context.Context, g *globals, log *slog.Logger, cfg config.Config,
 		}
 		ws = append(ws, more...)
 	}
+
+	printListening(g, dep, drv, env.listening)
 
 	runner := &workers.Runner{Bus: b, Logger: log}
 	err = runner.Run(ctx, ws...)
@@ -233,7 +241,7 @@ func unprivilegedPorts() map[string]int {
 	return ports
 }
 
-func printListening(g *globals, dep *fleet.Deployer, drv *native.Driver) {
+func printListening(g *globals, dep *fleet.Deployer, drv *native.Driver, extra []string) {
 	st, err := fleet.LoadState(dep.StatePath)
 	if err != nil {
 		return
@@ -250,6 +258,9 @@ func printListening(g *globals, dep *fleet.Deployer, drv *native.Driver) {
 			svcs = []string{"not running (see `decnet status`)"}
 		}
 		fmt.Fprintf(g.stdout, "  %-10s %-15s %-22s %-8s %s\n", d.Name, d.IP, d.Hostname, d.Distro, strings.Join(svcs, " "))
+	}
+	for _, line := range extra {
+		fmt.Fprintln(g.stdout, line)
 	}
 	fmt.Fprintln(g.stdout, "Press Ctrl-C to stop. `decnet attackers` and `decnet logs -f` show what they record.")
 }

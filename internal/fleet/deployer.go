@@ -261,7 +261,7 @@ func (d *Deployer) Teardown(ctx context.Context, names []string, all bool) error
 	}
 	for _, n := range names {
 		if !slices.ContainsFunc(st.Deckies, func(dk decky.Decky) bool { return dk.Name == n }) && !all {
-			return fmt.Errorf("fleet: no decky named %q: run `decnet status` for the names", n)
+			return fmt.Errorf("fleet: no decky named %q (run `decnet status` for the names): %w", n, store.ErrNotFound)
 		}
 	}
 
@@ -317,10 +317,10 @@ func merge(current, add []decky.Decky, replace bool) ([]decky.Decky, []string, e
 	seenIP := map[string]bool{}
 	for _, dk := range add {
 		if seenName[dk.Name] {
-			return nil, nil, fmt.Errorf("fleet: decky name %q appears twice", dk.Name)
+			return nil, nil, fmt.Errorf("fleet: decky name %q appears twice: %w", dk.Name, store.ErrConflict)
 		}
 		if seenIP[dk.IP] {
-			return nil, nil, fmt.Errorf("fleet: address %s is given to two deckies", dk.IP)
+			return nil, nil, fmt.Errorf("fleet: address %s is given to two deckies: %w", dk.IP, store.ErrConflict)
 		}
 		seenName[dk.Name], seenIP[dk.IP] = true, true
 	}
@@ -339,10 +339,10 @@ func merge(current, add []decky.Decky, replace bool) ([]decky.Decky, []string, e
 	for _, dk := range add {
 		for _, cur := range current {
 			if cur.Name == dk.Name {
-				return nil, nil, fmt.Errorf("fleet: decky %q already exists: tear it down first or deploy with replace", dk.Name)
+				return nil, nil, fmt.Errorf("fleet: decky %q already exists (tear it down first or deploy with replace): %w", dk.Name, store.ErrConflict)
 			}
 			if cur.IP == dk.IP {
-				return nil, nil, fmt.Errorf("fleet: address %s is taken by decky %s", dk.IP, cur.Name)
+				return nil, nil, fmt.Errorf("fleet: address %s is taken by decky %s: %w", dk.IP, cur.Name, store.ErrConflict)
 			}
 		}
 		next = append(next, dk)

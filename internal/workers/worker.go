@@ -65,6 +65,6 @@ var _ Bus = (*bus.Bus)(nil)
 // KnownWorkers lists the worker names the Registry reports on, including
 // those never heard from.
 var KnownWorkers = []string{
-	"bus", "api", "ingester", "canary", "clusterer", "campaign-clusterer",
+	"bus", "api", "ingester", "fleet", "canary", "clusterer", "campaign-clusterer",
 	"reconciler", "orchestrator", "emailgen", "sniffer", "webhook",
 }
