@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -133,6 +134,9 @@ Without DECNET_BUS_URL the clusterer only polls and publishes nothing.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if poll < time.Second {
 				return fmt.Errorf("invalid --poll-interval %s: use 1s or more", poll)
+			}
+			if _, err := identity.ParseAlgorithm(os.Getenv(identity.AlgorithmEnv)); err != nil {
+				return err
 			}
 			ctx := cmd.Context()
 			log, err := g.logger()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -292,4 +293,23 @@ func (c *Clusterer) addTouched(roots, touched []int32) []int32 {
 		}
 	}
 	return roots
+}
+
+// AlgorithmEnv names the environment variable that selects the identity
+// clustering algorithm.
+const AlgorithmEnv = "DECNET_CLUSTERER_TYPE"
+
+// AlgorithmConnectedComponents is the only algorithm, and the default:
+// identities are the connected components of the edge graph.
+const AlgorithmConnectedComponents = "connected_components"
+
+// ParseAlgorithm checks a DECNET_CLUSTERER_TYPE value. It is trimmed and
+// lower-cased; empty means the default.
+func ParseAlgorithm(v string) (string, error) {
+	switch a := strings.ToLower(strings.TrimSpace(v)); a {
+	case "", AlgorithmConnectedComponents:
+		return AlgorithmConnectedComponents, nil
+	default:
+		return "", fmt.Errorf("unknown clusterer type %q in %s: use %s", v, AlgorithmEnv, AlgorithmConnectedComponents)
+	}
 }

@@ -125,7 +125,9 @@ type IdentityRollupUpdate struct {
 
 // ScanAttackersForClustering calls fn for every attacker row whose
 // updated_at is at or after since (every row when since is zero), oldest
-// update first. The deckies, services and event count are not read.
+// update first. The deckies, services and event count are not read. A JSON
+// column that does not decode is logged and read as empty, so one damaged
+// row cannot stop clustering.
 func (s *Store) ScanAttackersForClustering(ctx context.Context, since time.Time, fn func(store.Attacker) error) error {
 	q := `SELECT uuid, ip, first_seen, last_seen, commands, fingerprints, fingerprint_history,
 		payload_hashes, c2_endpoints, asn, identity_id, updated_at FROM attackers`
@@ -143,9 +145,12 @@ func (s *Store) ScanAttackersForClustering(ctx context.Context, since time.Time,
 	defer rows.Close()
 
 	for rows.Next() {
-		a, err := identScanClusterAttacker(rows)
+		a, bad, err := identScanClusterAttacker(rows)
 		if err != nil {
 			return err
+		}
+		if len(bad) > 0 {
+			s.log.Warn("attacker row has malformed JSON; reading it as empty", "attacker", a.UUID, "columns", bad)
 		}
 		if err := fn(a); err != nil {
 			return err
@@ -157,30 +162,34 @@ func (s *Store) ScanAttackersForClustering(ctx context.Context, since time.Time,
 	return nil
 }
 
-func identScanClusterAttacker(r scanner) (store.Attacker, error) {
+// identScanClusterAttacker reads one row of ScanAttackersForClustering and
+// returns the names of the JSON columns that did not decode.
+func identScanClusterAttacker(r scanner) (store.Attacker, []string, error) {
 	var (
 		a                                 store.Attacker
 		first, last, updated              string
 		commands, fps, fph, payloads, c2s string
 		asn                               sql.NullInt64
 		identity                          sql.NullString
+		bad                               []string
 	)
 	if err := r.Scan(&a.UUID, &a.IP, &first, &last, &commands, &fps, &fph, &payloads, &c2s, &asn, &identity, &updated); err != nil {
-		return a, fmt.Errorf("store: scan attacker: %w", err)
+		return a, nil, fmt.Errorf("store: scan attacker: %w", err)
 	}
-	for _, t := range []struct {
-		text string
-		into any
-	}{
-		{commands, &a.Commands}, {fps, &a.Fingerprints}, {fph, &a.FingerprintHistory},
-		{payloads, &a.PayloadHashes}, {c2s, &a.C2Endpoints},
-	} {
-		if t.text == "[]" || t.text == "{}" {
-			continue
-		}
-		if err := decodeJSON(t.text, t.into); err != nil {
-			return a, fmt.Errorf("attacker %s: %w", a.UUID, err)
-		}
+	if !identDecode(commands, &a.Commands) {
+		bad = append(bad, "commands")
+	}
+	if !identDecode(fps, &a.Fingerprints) {
+		bad = append(bad, "fingerprints")
+	}
+	if !identDecode(fph, &a.FingerprintHistory) {
+		bad = append(bad, "fingerprint_history")
+	}
+	if !identDecode(payloads, &a.PayloadHashes) {
+		bad = append(bad, "payload_hashes")
+	}
+	if !identDecode(c2s, &a.C2Endpoints) {
+		bad = append(bad, "c2_endpoints")
 	}
 	if asn.Valid {
 		v := asn.Int64
@@ -192,15 +201,29 @@ func identScanClusterAttacker(r scanner) (store.Attacker, error) {
 	}
 	var err error
 	if a.FirstSeen, err = ParseTime(first); err != nil {
-		return a, err
+		return a, bad, err
 	}
 	if a.LastSeen, err = ParseTime(last); err != nil {
-		return a, err
+		return a, bad, err
 	}
 	if a.UpdatedAt, err = ParseTime(updated); err != nil {
-		return a, err
+		return a, bad, err
 	}
-	return a, nil
+	return a, bad, nil
+}
+
+// identDecode decodes a JSON column into dst and reports whether it
+// decoded. dst is left untouched on failure and for empty values.
+func identDecode[T any](text string, dst *T) bool {
+	if text == "" || text == "[]" || text == "{}" {
+		return true
+	}
+	var v T
+	if err := json.Unmarshal([]byte(text), &v); err != nil {
+		return false
+	}
+	*dst = v
+	return true
 }
 
 // ScanIdentityStates calls fn for every identity, merged-out ones included,

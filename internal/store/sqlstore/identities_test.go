@@ -347,3 +347,23 @@ func TestScanAttackersForClustering(t *testing.T) {
 		t.Errorf("states (-want +got):\n%s", diff)
 	}
 }
+
+func TestScanAttackersMalformedJSON(t *testing.T) {
+	s := openTestStore(t)
+	ctx := context.Background()
+	now := FormatTime(identT0)
+	if _, err := s.DB().ExecContext(ctx, `INSERT INTO attackers (uuid, ip, first_seen, last_seen, fingerprints, payload_hashes, updated_at)
+		VALUES ('bad', '127.0.5.1', ?, ?, '{"ja3": ', '["p1"]', ?)`, now, now, now); err != nil {
+		t.Fatal(err)
+	}
+	var got []store.Attacker
+	if err := s.ScanAttackersForClustering(ctx, time.Time{}, func(a store.Attacker) error {
+		got = append(got, a)
+		return nil
+	}); err != nil {
+		t.Fatalf("scan with a malformed row: %v", err)
+	}
+	if len(got) != 1 || len(got[0].Fingerprints) != 0 || !slices.Equal(got[0].PayloadHashes, []string{"p1"}) {
+		t.Errorf("rows = %+v, want the row with empty fingerprints and its payload", got)
+	}
+}
