@@ -30,4 +30,13 @@ var Vars = []Var{
 	{"DECNET_SSE_MAX_PER_USER", "5", "Maximum concurrent event streams per API user; the next one is answered 429."},
 	{"DECNET_WEBHOOK_CONFIG", "(none)", "YAML file of webhook and syslog egress targets read by `decnet webhook` and the API."},
 	{"DECNET_WEBHOOK_ALLOW_PRIVATE", "false", "Allow egress targets on link-local and cloud metadata addresses, which are rejected by default."},
+	{"DECNET_CANARY_HTTP_BASE", "http://<http bind>:<http port>", "Public base URL of the canary HTTP receiver that planted files call back to, such as https://cdn.example.net. Tokens keep the base they were minted with."},
+	{"DECNET_CANARY_DNS_ZONE", "(none; cdn-edge.test in `decnet up`)", "Zone the canary DNS receiver is authoritative for; token hosts are <slug>.<zone>. Empty turns DNS tokens off."},
+	{"DECNET_CANARY_HTTP_BIND", "127.0.0.1", "Address the canary HTTP receiver listens on."},
+	{"DECNET_CANARY_HTTP_PORT", "8088", "Port of the canary HTTP receiver."},
+	{"DECNET_CANARY_DNS_BIND", "127.0.0.1", "Address the canary DNS receiver listens on (UDP and TCP)."},
+	{"DECNET_CANARY_DNS_PORT", "5354", "Port of the canary DNS receiver; 53 when resolvers on the internet must reach it."},
+	{"DECNET_CANARY_BASELINE", "git_config,env_file,honeydoc,aws_creds,ssh_key", "Generators planted in every decky on deploy, comma-separated, or none."},
+	{"DECNET_CANARY_TRUSTED_PROXIES", "(none)", "Comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client of a canary callback."},
+	{"DECNET_CANARY_UPLOAD_MAX", "25MiB", "Largest file the API accepts for a canary blob, in bytes or with a KiB, MiB or GiB suffix."},
 }
