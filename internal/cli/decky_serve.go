@@ -18,10 +18,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/decnet/decnet/internal/decky"
+	"github.com/decnet/decnet/internal/decky/driver/native"
 	"github.com/decnet/decnet/internal/services"
-	httpsvc "github.com/decnet/decnet/internal/services/http"
-	"github.com/decnet/decnet/internal/services/shell"
-	sshsvc "github.com/decnet/decnet/internal/services/ssh"
+	"github.com/decnet/decnet/internal/services/catalog"
 )
 
 // deckyEnv is the environment variable that carries a decky's full JSON
@@ -105,8 +104,9 @@ func runDeckyServe(ctx context.Context, g *globals, a deckyServeArgs) error {
 
 	sink := newJSONLineSink(g.stdout)
 	grp, ctx := errgroup.WithContext(ctx)
+	runners := deckyServices()
 	for _, s := range selected {
-		run, ok := deckyServices[s.Name]
+		run, ok := runners[s.Name]
 		if !ok {
 			return fmt.Errorf("decky serve: service %s has no emulator in this build", s.Name)
 		}
@@ -173,11 +173,21 @@ func (s *jsonLineSink) Emit(e services.Event) {
 	_ = s.enc.Encode(e)
 }
 
-// deckyServices maps a service name to the emulator decky serve runs.
-// They are the same emulators the native driver runs in-process.
-var deckyServices = map[string]deckyService{
-	sshsvc.ServiceName: serveSSH,
-	httpsvc.Service:    serveHTTP,
+// deckyServices returns the runner of each service decky serve can run.
+// They build the same emulators, from the same catalog, as the native
+// driver does in process.
+func deckyServices() map[string]deckyService {
+	out := map[string]deckyService{}
+	for name, factory := range catalog.Factories() {
+		out[name] = func(ctx context.Context, env serviceEnv) error {
+			srv, err := factory(native.ServiceContext{Decky: env.Decky, Service: env.Service, Root: env.Root, Sink: env.Sink, Logger: env.Log})
+			if err != nil {
+				return err
+			}
+			return serveOn(ctx, env, srv)
+		}
+	}
+	return out
 }
 
 // server is the shape every emulator shares with net/http.
@@ -208,75 +218,4 @@ func serveOn(ctx context.Context, env serviceEnv, srv server) error {
 	}
 	<-errc
 	return nil
-}
-
-func serveSSH(ctx context.Context, env serviceEnv) error {
-	dk := env.Decky
-	now := time.Now()
-	kernel := dk.Kernel()
-	osName := ""
-	if d, err := decky.LookupDistro(dk.Distro); err == nil {
-		osName = d.PrettyName
-	}
-	srv, err := sshsvc.NewServer(sshsvc.Config{
-		Decky:    dk.Name,
-		Hostname: hostnameOf(dk),
-		Distro:   dk.Distro,
-		Seed:     dk.Seed,
-		Policy:   sshPolicy(env.Service),
-		Root:     env.Root,
-		Shell: shell.Env{
-			OSName:        osName,
-			Kernel:        kernel.Release,
-			KernelVersion: kernel.Version,
-			IP:            dk.IP,
-			Boot:          dk.BootTime(now),
-		},
-		Sink:   env.Sink,
-		Logger: env.Log,
-	})
-	if err != nil {
-		return err
-	}
-	return serveOn(ctx, env, srv)
-}
-
-// sshPolicy reads the login policy from the service's config: "passwords"
-// is a comma-separated list accepted for every user (default: the common
-// weak passwords); "accept_nth" lets the Nth password attempt in whatever
-// it holds.
-func sshPolicy(s decky.Service) sshsvc.Policy {
-	words := sshsvc.DefaultWeakPasswords
-	if v, ok := s.Config["passwords"]; ok {
-		words = strings.Split(v, ",")
-	}
-	policies := []sshsvc.Policy{sshsvc.WeakPasswords{"*": words}}
-	if n, err := strconv.Atoi(s.Config["accept_nth"]); err == nil && n > 0 {
-		policies = append(policies, sshsvc.NthAttempt{N: n, PerSource: true})
-	}
-	return sshsvc.AnyOf(policies...)
-}
-
-func serveHTTP(ctx context.Context, env serviceEnv) error {
-	dk := env.Decky
-	srv, err := httpsvc.New(httpsvc.Config{
-		Decky:    dk.Name,
-		Hostname: hostnameOf(dk),
-		Persona:  dk.Persona,
-		Distro:   dk.Distro,
-		Root:     env.Root,
-		Sink:     env.Sink,
-		Logger:   env.Log,
-	})
-	if err != nil {
-		return err
-	}
-	return serveOn(ctx, env, srv)
-}
-
-func hostnameOf(dk decky.Decky) string {
-	if dk.Hostname != "" {
-		return dk.Hostname
-	}
-	return dk.Name
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"strings"
@@ -14,13 +15,16 @@ import (
 	"github.com/decnet/decnet/internal/config"
 	"github.com/decnet/decnet/internal/decky"
 	"github.com/decnet/decnet/internal/decky/driver"
+	"github.com/decnet/decnet/internal/decky/driver/native"
 	"github.com/decnet/decnet/internal/fleet"
+	"github.com/decnet/decnet/internal/services"
 	"github.com/decnet/decnet/internal/services/catalog"
 	"github.com/decnet/decnet/internal/store"
 )
 
 // fleetFlags describe a fleet to generate.
 type fleetFlags struct {
+	docker     dockerFlags
 	deckies    int
 	archetype  string
 	services   string
@@ -40,7 +44,44 @@ func (f *fleetFlags) register(cmd *cobra.Command, defaultCount string) {
 	fl.StringVar(&f.distros, "distro", "", "comma-separated distros cycled across the deckies, such as debian,rocky9")
 	fl.StringVar(&f.subnet, "subnet", "", "subnet decky addresses come from (env DECNET_SUBNET, default 127.77.0.0/24)")
 	fl.StringVar(&f.ports, "ports", "", "port overrides per service, such as ssh=2222,http=8080 (env DECNET_PORTS)")
-	fl.StringVar(&f.driverName, "driver", "native", "where deckies run: native (in this process) or docker")
+	fl.StringVar(&f.driverName, "driver", "native", "where deckies run: native (in this process) or docker (containers with LAN addresses)")
+	f.docker.register(cmd)
+}
+
+// checkDriver validates the driver name against the subnet.
+func (f *fleetFlags) checkDriver(subnet netip.Prefix) error {
+	switch f.driverName {
+	case "native":
+		return checkNativeSubnet(subnet)
+	case "docker":
+		if subnet.Addr().IsLoopback() {
+			return fmt.Errorf("subnet %s is a loopback range: the docker driver puts deckies on a LAN, so pass --subnet with the LAN's CIDR and --interface", subnet)
+		}
+		return nil
+	default:
+		return fmt.Errorf("invalid --driver %q: use native or docker", f.driverName)
+	}
+}
+
+// openDriver builds the selected driver. Service events go to sink; the
+// returned function releases the driver.
+func (f *fleetFlags) openDriver(ctx context.Context, g *globals, cfg config.Config, sink services.Sink, log *slog.Logger) (driver.Driver, func(), error) {
+	if f.driverName != "docker" {
+		drv := native.New(native.Config{DataDir: cfg.DataDir, Factories: catalog.Factories(), Sink: sink, Logger: log})
+		return drv, drv.Close, nil
+	}
+	progress := func(decky, step string) { fmt.Fprintf(g.stderr, "%s: %s\n", decky, step) }
+	drv, err := f.docker.newDockerDriver(cfg, cfg.Subnet.String(), sink, log, progress)
+	if err != nil {
+		return nil, nil, err
+	}
+	if sink != nil {
+		if err := drv.Attach(ctx); err != nil {
+			drv.Close()
+			return nil, nil, err
+		}
+	}
+	return drv, func() { drv.Close() }, nil
 }
 
 // apply merges the flags into cfg.
@@ -136,10 +177,7 @@ otherwise the next ` + "`decnet up`" + ` does.`,
 			if err := ff.apply(&cfg); err != nil {
 				return err
 			}
-			if ff.driverName != "native" {
-				return fmt.Errorf("--driver %q: only the native driver is wired into this command; see docs/docker.md", ff.driverName)
-			}
-			if err := checkNativeSubnet(cfg.Subnet); err != nil {
+			if err := ff.checkDriver(cfg.Subnet); err != nil {
 				return err
 			}
 			count := cfg.Deckies
@@ -164,6 +202,21 @@ otherwise the next ` + "`decnet up`" + ` does.`,
 				return err
 			}
 			defer st.Close()
+			if ff.driverName == "docker" {
+				// Containers run without decnet, so this command deploys them itself.
+				drv, closeDriver, err := ff.openDriver(ctx, g, cfg, nil, log)
+				if err != nil {
+					return err
+				}
+				defer closeDriver()
+				dep := &fleet.Deployer{Driver: drv, Store: st, StatePath: statePath(cfg), HostID: cfg.HostID,
+					Subnet: cfg.Subnet.String(), Logger: log}
+				if _, err := dep.Deploy(ctx, deckies, fleet.DeployOptions{}); err != nil {
+					return err
+				}
+				return printDeckies(g, deckies, nil, df.jsonOut)
+			}
+
 			dep := &fleet.Deployer{Driver: recordDriver{}, Store: st, StatePath: statePath(cfg), HostID: cfg.HostID,
 				Subnet: cfg.Subnet.String(), Logger: log}
 			if _, err := dep.Deploy(ctx, deckies, fleet.DeployOptions{RecordOnly: true}); err != nil {

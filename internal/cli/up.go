@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"sort"
 	"strconv"
@@ -16,10 +17,9 @@ import (
 	"github.com/decnet/decnet/internal/bus"
 	"github.com/decnet/decnet/internal/config"
 	"github.com/decnet/decnet/internal/decky"
-	"github.com/decnet/decnet/internal/decky/driver/native"
+	"github.com/decnet/decnet/internal/decky/driver"
 	"github.com/decnet/decnet/internal/fleet"
 	"github.com/decnet/decnet/internal/ingest"
-	"github.com/decnet/decnet/internal/services/catalog"
 	"github.com/decnet/decnet/internal/store/sqlstore"
 	"github.com/decnet/decnet/internal/workers"
 )
@@ -27,6 +27,10 @@ import (
 // syncInterval is how often `decnet up` applies changes that other commands
 // recorded in the state file.
 const syncInterval = 2 * time.Second
+
+// reconcileInterval is how often `decnet up` compares the state file, the
+// fleet rows and the runtime, and stamps last_seen.
+const reconcileInterval = 30 * time.Second
 
 // upEnv is what `decnet up` has built before it starts the workers; the
 // optional workers (API, clusterers, canary, webhook) are built from it.
@@ -36,7 +40,7 @@ type upEnv struct {
 	store  *sqlstore.Store
 	bus    *bus.Bus
 	server *bus.Server
-	driver *native.Driver
+	driver driver.Driver
 	deploy *fleet.Deployer
 	g      *globals
 	ff     *fleetFlags
@@ -81,10 +85,7 @@ Ctrl-C stops everything.`,
 			if busListen != "" {
 				cfg.BusListen = busListen
 			}
-			if ff.driverName != "native" {
-				return fmt.Errorf("--driver %q: `decnet up` runs the native driver; see docs/docker.md for the docker driver", ff.driverName)
-			}
-			if err := checkNativeSubnet(cfg.Subnet); err != nil {
+			if err := ff.checkDriver(cfg.Subnet); err != nil {
 				return err
 			}
 			return runUp(cmd.Context(), g, log, cfg, &ff, !noIngest, apiAddr)
@@ -129,8 +130,11 @@ func runUp(ctx context.Context, g *globals, log *slog.Logger, cfg config.Config,
 	defer b.Close()
 	env.bus = b
 
-	drv := native.New(native.Config{DataDir: cfg.DataDir, Factories: catalog.Factories(), Sink: b.EventSink(), Logger: log})
-	defer drv.Close()
+	drv, closeDriver, err := ff.openDriver(ctx, g, cfg, b.EventSink(), log)
+	if err != nil {
+		return err
+	}
+	defer closeDriver()
 	env.driver = drv
 
 	dep := &fleet.Deployer{Driver: drv, Store: st, StatePath: statePath(cfg), HostID: cfg.HostID,
@@ -141,8 +145,14 @@ func runUp(ctx context.Context, g *globals, log *slog.Logger, cfg config.Config,
 		return err
 	}
 
+	rec, err := fleet.NewReconciler(fleet.ReconcilerConfig{HostID: cfg.HostID, Driver: drv, Store: st,
+		State: fleet.StateFile(dep.StatePath, cfg.HostID), Bus: b, Logger: log.With("worker", "reconciler")})
+	if err != nil {
+		return err
+	}
 	ws := []workers.Worker{
 		workers.NewFunc("fleet", func(ctx context.Context) error { return followState(ctx, dep, log) }),
+		workers.NewFunc("reconciler", func(ctx context.Context) error { return rec.Run(ctx, reconcileInterval) }),
 	}
 	if withIngest {
 		ws = append(ws, &ingest.Worker{Bus: b, Store: st, Logger: log.With("worker", "ingester")})
@@ -193,7 +203,7 @@ func startFleet(ctx context.Context, g *globals, cfg config.Config, ff *fleetFla
 		if cfg.Deckies == 0 {
 			return nil
 		}
-		if ff.ports == "" && len(cfg.Ports) == 0 {
+		if ff.ports == "" && len(cfg.Ports) == 0 && ff.driverName != "docker" {
 			cfg.Ports = unprivilegedPorts()
 		}
 		deckies, err := ff.buildDeckies(cfg, cfg.Deckies, nil)
@@ -241,21 +251,26 @@ func unprivilegedPorts() map[string]int {
 	return ports
 }
 
-func printListening(g *globals, dep *fleet.Deployer, drv *native.Driver, extra []string) {
+func printListening(g *globals, dep *fleet.Deployer, drv driver.Driver, extra []string) {
 	st, err := fleet.LoadState(dep.StatePath)
 	if err != nil {
 		return
 	}
+	running := map[string]bool{}
+	if statuses, err := drv.Inspect(context.Background()); err == nil {
+		for _, s := range statuses {
+			running[s.Name] = s.State == driver.StateRunning
+		}
+	}
 	fmt.Fprintln(g.stdout, "decnet is up. Deckies:")
 	for _, d := range st.Deckies {
-		addrs := drv.Addrs(d.Name)
 		var svcs []string
-		for name, addr := range addrs {
-			svcs = append(svcs, name+"="+addr)
+		for _, s := range d.Services {
+			svcs = append(svcs, fmt.Sprintf("%s=%s", s.Name, net.JoinHostPort(d.IP, strconv.Itoa(s.Port))))
 		}
 		sort.Strings(svcs)
-		if len(svcs) == 0 {
-			svcs = []string{"not running (see `decnet status`)"}
+		if !running[d.Name] {
+			svcs = append(svcs, "(not running: see `decnet status`)")
 		}
 		fmt.Fprintf(g.stdout, "  %-10s %-15s %-22s %-8s %s\n", d.Name, d.IP, d.Hostname, d.Distro, strings.Join(svcs, " "))
 	}
