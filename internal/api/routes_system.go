@@ -3,11 +3,14 @@ package api
 import (
 	"context"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/decnet/decnet/internal/bus"
+	"github.com/decnet/decnet/internal/workers"
 )
 
 // HealthStatus is the body of /healthz and /readyz.
@@ -120,5 +123,34 @@ func (s *Server) workersGroup() RouteGroup {
 			}
 			return s.tracker.ListWorkers(), nil
 		},
+	}, {
+		Method: "POST", Path: "/api/v1/workers/{name}/stop", Role: Admin,
+		Summary: "Ask a worker to stop: publishes {\"action\":\"stop\"} on system.<name>.control. Every " +
+			"process running the worker stops it; under `decnet up` the rest keeps running.",
+		Response: WorkerControlResponse{}, Status: http.StatusAccepted,
+		Errors: []int{http.StatusNotFound, http.StatusServiceUnavailable},
+		Handle: s.handleWorkerStop,
 	}}}
+}
+
+// WorkerControlResponse acknowledges a control request.
+type WorkerControlResponse struct {
+	Accepted bool   `json:"accepted"`
+	Worker   string `json:"worker"`
+	Action   string `json:"action"`
+}
+
+func (s *Server) handleWorkerStop(c *Call) (any, error) {
+	name := c.PathValue("name")
+	if !slices.Contains(KnownWorkers, name) {
+		return nil, Errorf(http.StatusNotFound, "worker %q not found: known workers are %s", clip(name), strings.Join(KnownWorkers, ", "))
+	}
+	pub, ok := s.deps.Bus.(workers.Bus)
+	if s.deps.Bus == nil || !ok {
+		return nil, Errorf(http.StatusServiceUnavailable, "the bus is not connected: set DECNET_BUS_URL")
+	}
+	if err := workers.SendControl(c.R.Context(), pub, name, workers.ActionStop, "api:"+c.User.Username); err != nil {
+		return nil, Errorf(http.StatusServiceUnavailable, "publish the stop request: %v", err)
+	}
+	return WorkerControlResponse{Accepted: true, Worker: name, Action: workers.ActionStop}, nil
 }

@@ -79,6 +79,7 @@ func (h *harness) samples() map[string]routeSample {
 		"GET /api/v1/logs":                   {path: "/api/v1/logs?kind=auth_attempt"},
 		"GET /api/v1/credentials":            {path: "/api/v1/credentials?attacker_ip=203.0.113.5"},
 		"GET /api/v1/workers":                {path: "/api/v1/workers"},
+		"POST /api/v1/workers/{name}/stop":   {path: "/api/v1/workers/orchestrator/stop"},
 		"GET /api/v1/events/stream":          {path: "/api/v1/events/stream"},
 		"GET /api/v1/webhooks":               {path: "/api/v1/webhooks"},
 		"POST /api/v1/webhooks":              {path: "/api/v1/webhooks", body: map[string]any{"name": "siem2", "kind": "syslog", "address": "127.0.0.1:9", "transport": "udp", "subjects": []string{"canary.>"}}},
@@ -108,6 +109,14 @@ func (h *harness) doRoute(r Route, s routeSample, token string) (int, string) {
 	}
 	defer resp.Body.Close()
 	return resp.StatusCode, resp.Header.Get("Content-Type")
+}
+
+func TestWorkerStopUnknownName(t *testing.T) {
+	h := newHarness(t, harnessOptions{withBus: true})
+	resp, body := h.do("POST", "/api/v1/workers/nope/stop", h.login("admin", adminPassword), nil)
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("stop of an unknown worker = %d %s, want 404", resp.StatusCode, body)
+	}
 }
 
 func TestRouteTableRoles(t *testing.T) {

@@ -7,14 +7,12 @@ import (
 	"time"
 
 	"github.com/decnet/decnet/internal/bus"
+	"github.com/decnet/decnet/internal/workers"
 )
 
 // KnownWorkers are the workers /api/v1/workers lists even before their
 // first heartbeat (as "unknown").
-var KnownWorkers = []string{
-	"api", "bus", "ingester", "canary", "clusterer", "campaign-clusterer",
-	"reconciler", "orchestrator", "emailgen", "sniffer", "webhook",
-}
+var KnownWorkers = workers.KnownWorkers
 
 // HeartbeatStaleAfter is when a worker turns stale: three missed 30-second
 // heartbeats.
