@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/decnet/decnet/internal/api"
 	"github.com/decnet/decnet/internal/bus"
 	"github.com/decnet/decnet/internal/canary/baseline"
 	"github.com/decnet/decnet/internal/canary/blobstore"
@@ -174,6 +175,26 @@ func newCanaryPlanter(cfg config.Config, ce canaryEnv, st *sqlstore.Store, drv p
 		p.Bus = b
 	}
 	return p, nil
+}
+
+// canaryAPIRoutes builds the /api/v1/canary route group for an API server.
+// drv is the driver of the deckies this process runs; nil (a separate
+// `decnet api`) leaves blob uploads and listings working and makes token
+// creation, preview and revoke answer 503.
+func canaryAPIRoutes(cfg config.Config, st *sqlstore.Store, drv planter.FileWriter, b *bus.Bus, log *slog.Logger) (api.RouteGroup, error) {
+	ce, err := loadCanaryEnv(drv != nil)
+	if err != nil {
+		return api.RouteGroup{}, err
+	}
+	p, err := newCanaryPlanter(cfg, ce, st, drv, b, log.With("worker", "api"))
+	if err != nil {
+		return api.RouteGroup{}, err
+	}
+	rc := api.CanaryConfig{Store: st, Blobs: p.Blobs, UploadMax: ce.uploadMax}
+	if drv != nil {
+		rc.Planter = p
+	}
+	return api.CanaryRoutes(rc), nil
 }
 
 func init() {
