@@ -35,10 +35,11 @@ func normalizePage(p store.Page) store.Page {
 // number of rows that match the filter.
 func (s *Store) ListAttackers(ctx context.Context, f store.AttackerFilter, p store.Page) ([]store.Attacker, int, error) {
 	p = normalizePage(p)
+	countQuery, countArgs := attackerCount(f)
 	where, args := attackerWhere(f)
 
 	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM attackers a`+where, args...).Scan(&total); err != nil {
+	if err := s.db.QueryRowContext(ctx, countQuery, countArgs...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("store: count attackers: %w", err)
 	}
 
@@ -63,13 +64,12 @@ func (s *Store) ListAttackers(ctx context.Context, f store.AttackerFilter, p sto
 	return out, total, nil
 }
 
+// attackerWhere filters the page query. The page walks the last_seen index
+// newest first and stops after one page, so a decky or service filter is a
+// cheap primary-key probe of attacker_deckies per row walked.
 func attackerWhere(f store.AttackerFilter) (string, []any) {
 	var conds []string
 	var args []any
-	if f.IP != "" {
-		conds = append(conds, `a.ip = ?`)
-		args = append(args, f.IP)
-	}
 	if f.Decky != "" || f.Service != "" {
 		sub := `EXISTS (SELECT 1 FROM attacker_deckies d WHERE d.attacker_uuid = a.uuid`
 		if f.Decky != "" {
@@ -82,6 +82,53 @@ func attackerWhere(f store.AttackerFilter) (string, []any) {
 		}
 		conds = append(conds, sub+`)`)
 	}
+	rest, restArgs := attackerScalarConds(f)
+	conds = append(conds, rest...)
+	args = append(args, restArgs...)
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// attackerCount builds the query for the true total. Counting must visit
+// every match, so a decky or service filter starts from the lookup table
+// and reads only the matching attackers.
+func attackerCount(f store.AttackerFilter) (string, []any) {
+	rest, restArgs := attackerScalarConds(f)
+	if f.Decky == "" && f.Service == "" {
+		q := `SELECT COUNT(*) FROM attackers a`
+		if len(rest) > 0 {
+			q += ` WHERE ` + strings.Join(rest, " AND ")
+		}
+		return q, restArgs
+	}
+
+	var sub []string
+	var args []any
+	if f.Decky != "" {
+		sub = append(sub, `decky = ?`)
+		args = append(args, f.Decky)
+	}
+	if f.Service != "" {
+		sub = append(sub, `service = ?`)
+		args = append(args, f.Service)
+	}
+	lookup := `SELECT DISTINCT attacker_uuid FROM attacker_deckies WHERE ` + strings.Join(sub, " AND ")
+	if len(rest) == 0 {
+		return `SELECT COUNT(*) FROM (` + lookup + `)`, args
+	}
+	return `SELECT COUNT(*) FROM (` + lookup + `) d JOIN attackers a ON a.uuid = d.attacker_uuid WHERE ` +
+		strings.Join(rest, " AND "), append(args, restArgs...)
+}
+
+func attackerScalarConds(f store.AttackerFilter) ([]string, []any) {
+	var conds []string
+	var args []any
+	if f.IP != "" {
+		conds = append(conds, `a.ip = ?`)
+		args = append(args, f.IP)
+	}
 	if !f.Since.IsZero() {
 		conds = append(conds, `a.last_seen >= ?`)
 		args = append(args, FormatTime(f.Since))
@@ -90,10 +137,7 @@ func attackerWhere(f store.AttackerFilter) (string, []any) {
 		conds = append(conds, `a.first_seen <= ?`)
 		args = append(args, FormatTime(f.Until))
 	}
-	if len(conds) == 0 {
-		return "", nil
-	}
-	return " WHERE " + strings.Join(conds, " AND "), args
+	return conds, args
 }
 
 func prefixColumns(prefix, cols string) string {
