@@ -158,8 +158,8 @@ func (d *Driver) startService(dk decky.Decky, svc decky.Service, root string) (*
 	if !ok {
 		return nil, fmt.Errorf("service %s is not implemented by the native driver (available: %v)", svc.Name, d.serviceNames())
 	}
-	log := d.log.With("decky", dk.Name, "service", svc.Name)
-	srv, err := factory(ServiceContext{Decky: dk, Service: svc, Root: root, Sink: d.cfg.Sink, Logger: log})
+	// The emulators add the decky and service fields to their own logger.
+	srv, err := factory(ServiceContext{Decky: dk, Service: svc, Root: root, Sink: d.cfg.Sink, Logger: d.log})
 	if err != nil {
 		return nil, fmt.Errorf("build %s: %w", svc.Name, err)
 	}
@@ -170,6 +170,7 @@ func (d *Driver) startService(dk decky.Decky, svc decky.Service, root string) (*
 		return nil, fmt.Errorf("listen %s for %s: %w (pick another port with --ports %s=PORT)", addr, svc.Name, err, svc.Name)
 	}
 
+	log := d.log.With("decky", dk.Name, "service", svc.Name)
 	r := &running{server: srv, addr: l.Addr().String(), done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
