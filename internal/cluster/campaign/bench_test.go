@@ -136,8 +136,11 @@ func seedStore(b *testing.B, pop []benchIdentity) *sqlstore.Store {
 	attStmt, _ := tx.Prepare(`INSERT INTO attackers (uuid, ip, first_seen, last_seen, identity_id, updated_at) VALUES (?, ?, ?, ?, ?, ?)`)
 	logStmt, _ := tx.Prepare(`INSERT INTO logs (event_id, time, decky, service, kind, src_ip, session, fields, created_at)
 		VALUES (?, ?, ?, 'ssh', 'command', ?, ?, ?, ?)`)
-	now := sqlstore.FormatTime(time.Now())
+	// Identities were updated over the past days, as on a running system,
+	// not all in the same instant.
+	past := time.Now().Add(-time.Duration(len(pop)) * 4 * time.Second)
 	for i, p := range pop {
+		now := sqlstore.FormatTime(past.Add(time.Duration(i) * 4 * time.Second))
 		first, last := sqlstore.FormatTime(p.events[0].at), sqlstore.FormatTime(p.events[len(p.events)-1].at)
 		payloads, _ := json.Marshal(p.payloads)
 		var c2 any
