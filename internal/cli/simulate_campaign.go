@@ -33,7 +33,7 @@ func campaignFloorsPath(file string) string {
 // runCampaignLevel runs the chained pipeline (observations → identities →
 // campaigns) on every file for seeds 0 to seeds−1 and prints the identity
 // and campaign scores. Campaign scores are checked against expected, or
-// else each file's .campaign.expected.yaml sibling when it exists; with
+// else each file's .campaign.expected.yaml sibling when it exists. With
 // both set, the identity scores are also checked against the file's
 // .expected.yaml sibling. It returns an error when a score is below its
 // floor.

@@ -13,7 +13,7 @@ import (
 //	  + WeightCohort·cohort + WeightKeystroke·keystroke ≥ EdgeThreshold.
 //
 // A handoff alone, or identical infrastructure alone, crosses the
-// threshold; temporal overlap (0.4), cohort (0.1) and keystroke (0.6) alone
+// threshold. Temporal overlap (0.4), cohort (0.1) and keystroke (0.6) alone
 // do not, but identical typing plus full temporal overlap does.
 const (
 	WeightHandoff   = 1.0

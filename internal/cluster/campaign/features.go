@@ -151,8 +151,8 @@ func (f Features) Shift(d time.Duration) Features {
 }
 
 // Observe adds one classified event on a decky to the phase timeline.
-// The earliest event sets the first phase and the latest sets the last;
-// equal times keep the phase that sorts first, so the result does not
+// The earliest event sets the first phase and the latest sets the last.
+// Equal times keep the phase that sorts first, so the result does not
 // depend on the order of calls.
 func (f *Features) Observe(decky string, phase ukc.Phase, at time.Time) {
 	if decky == "" || !phase.Valid() {

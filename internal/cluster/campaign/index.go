@@ -15,7 +15,7 @@ import (
 //
 // NOTE: above the cap, identities whose payload and C2 sets are identical
 // are still linked (through the set digest), and pairs that also share a
-// rarer key are still scored through that key; a pair whose only common
+// rarer key are still scored through that key. A pair whose only common
 // value is one carried by more than MaxPosting identities is not scored.
 // Such a value (a stock botnet payload) would otherwise cost a number of
 // comparisons that grows with the square of its carriers.
@@ -321,7 +321,7 @@ func (x *Index) Recompute() []int32 {
 		return nil
 	}
 
-	// The old components of every changed identity are reset whole; the
+	// The old components of every changed identity are reset whole. The
 	// rest of the partition stays, and edges into it are found again from
 	// the reset side.
 	var affected []int32

@@ -15,7 +15,7 @@ import (
 // address; later sessions of a busier source are not added.
 const maxSessionsPerIP = 4096
 
-// identRec is what the clusterer keeps about one identity row.
+// identRec is the clusterer's copy of one identity row.
 type identRec struct {
 	row      sqlstore.CampaignIdentity
 	loaded   bool // false for a merge target named by another row only

@@ -56,8 +56,8 @@ type CampaignRollup struct {
 	Digest           string
 }
 
-// CampaignState is what the campaign clusterer keeps in memory about a
-// campaign.
+// CampaignState is the campaign clusterer's in-memory copy of a campaign
+// row.
 type CampaignState struct {
 	UUID       string
 	MergedInto string // empty when the campaign is not merged out
