@@ -16,6 +16,7 @@ import (
 	"github.com/decnet/decnet/internal/api"
 	"github.com/decnet/decnet/internal/auth"
 	"github.com/decnet/decnet/internal/bus"
+	"github.com/decnet/decnet/internal/canary/planter"
 	"github.com/decnet/decnet/internal/config"
 	"github.com/decnet/decnet/internal/store/sqlstore"
 	"github.com/decnet/decnet/internal/webhook"
@@ -79,6 +80,10 @@ type apiOptions struct {
 	// Webhook, when the webhook worker runs in the same process, supplies
 	// delivery counters to GET /api/v1/webhooks.
 	Webhook *webhook.Worker
+	// Driver runs the deckies of this process; the canary routes plant
+	// tokens through it. Nil (a separate `decnet api`) leaves token
+	// creation answering 503.
+	Driver planter.FileWriter
 	// Out receives the generated admin password on first start.
 	Out    io.Writer
 	Logger *slog.Logger
@@ -131,12 +136,24 @@ func newAPIWorker(ctx context.Context, cfg config.Config, addr string, opts apiO
 	if opts.Registry != nil {
 		deps.Workers = registryLister{opts.Registry}
 	}
-	return api.New(api.Config{
+	srv, err := api.New(api.Config{
 		Addr:          env.addr,
 		HostID:        cfg.HostID,
 		SSEMaxPerUser: env.sseMax,
 		Logger:        opts.Logger,
 	}, deps)
+	if err != nil {
+		return nil, err
+	}
+
+	canaryRoutes, err := canaryAPIRoutes(cfg, opts.Store, opts.Driver, opts.Bus, opts.Logger)
+	if err != nil {
+		return nil, err
+	}
+	srv.Register(canaryRoutes)
+	srv.Register(srv.IdentitiesGroup(opts.Store))
+	srv.Register(srv.CampaignsGroup(opts.Store))
+	return srv, nil
 }
 
 // registryLister adapts the workers Registry to the API's worker listing.

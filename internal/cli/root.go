@@ -73,6 +73,9 @@ func NewRootCommand() *cobra.Command {
 		newDeckyCmd(g),
 		newSimulateCmd(g),
 		newIdentitiesCmd(g),
+		newClustererCmd(g),
+		newCampaignsCmd(g),
+		newCampaignClustererCmd(g),
 	)
 	return root
 }

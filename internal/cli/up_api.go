@@ -31,7 +31,7 @@ func apiUpWorkers(ctx context.Context, env *upEnv) ([]workers.Worker, error) {
 	}
 	srv, err := newAPIWorker(ctx, env.cfg, env.apiAddr, apiOptions{
 		Store: env.store, Bus: env.bus, Fleet: upFleet{env}, Registry: reg, Webhook: ww,
-		Out: env.g.stdout, Logger: env.log,
+		Driver: env.driver, Out: env.g.stdout, Logger: env.log,
 	})
 	if err != nil {
 		return nil, err
