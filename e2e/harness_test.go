@@ -173,7 +173,12 @@ func startFleet(t *testing.T, extra ...string) *fleetEnv {
 	args := append([]string{"up", "--data-dir", f.dataDir, "--subnet", f.subnet,
 		"--bus-listen", fmt.Sprintf("127.0.0.1:%d", busPort), "--api-addr", fmt.Sprintf("127.0.0.1:%d", apiPort),
 		"--log-level", "debug"}, extra...)
-	f.up = startProc(t, []string{"DECNET_ADMIN_PASSWORD=" + adminPassword}, args...)
+	env := []string{
+		"DECNET_ADMIN_PASSWORD=" + adminPassword,
+		fmt.Sprintf("DECNET_CANARY_HTTP_PORT=%d", freePort(t)),
+		fmt.Sprintf("DECNET_CANARY_DNS_PORT=%d", freePort(t)),
+	}
+	f.up = startProc(t, env, args...)
 	f.up.waitOutput(t, "decnet is up", 90*time.Second)
 	waitFor(t, 30*time.Second, "the API to listen", func() bool {
 		c, err := net.DialTimeout("tcp", strings.TrimPrefix(f.apiURL, "http://"), time.Second)

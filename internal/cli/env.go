@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -65,4 +67,44 @@ func printJSON(w io.Writer, v any) error {
 // printJSONLine writes v as one compact JSON line, for streams of records.
 func printJSONLine(g *globals, v any) error {
 	return json.NewEncoder(g.stdout).Encode(v)
+}
+
+// lockDataDir takes an exclusive lock on the data directory, so that a
+// second `decnet up` on it fails at once instead of sharing the bus store
+// and the deckies' addresses. The returned function releases the lock.
+func lockDataDir(dir string) (func(), error) {
+	path := filepath.Join(dir, "decnet.lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock data directory: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		owner, _ := os.ReadFile(path)
+		f.Close()
+		return nil, fmt.Errorf("data directory %s is in use by another decnet up (pid %s): stop it or use another --data-dir", dir, strings.TrimSpace(string(owner)))
+	}
+	f.Truncate(0)
+	fmt.Fprintf(f, "%d\n", os.Getpid())
+	return func() {
+		f.Truncate(0)
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}
+
+// requireDataDir fails when a read-only command is pointed at a data
+// directory that holds no decnet data, instead of creating an empty one.
+func requireDataDir(cfg config.Config) error {
+	if _, err := os.Stat(cfg.DBPath); err != nil {
+		return fmt.Errorf("no decnet database at %s: check --data-dir or DECNET_DATA_DIR (decnet up creates it)", cfg.DBPath)
+	}
+	return nil
+}
+
+// checkLimit validates a --limit flag of a read view.
+func checkLimit(limit int) error {
+	if limit < 1 || limit > 100000 {
+		return fmt.Errorf("invalid --limit %d: use 1 to 100000", limit)
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -174,6 +175,11 @@ otherwise the next ` + "`decnet up`" + ` does.`,
 			if err != nil {
 				return err
 			}
+			current, err := fleet.LoadState(statePath(cfg))
+			if err != nil && !errors.Is(err, fleet.ErrNoState) {
+				return err
+			}
+			inheritFleet(&cfg, current)
 			if err := ff.apply(&cfg); err != nil {
 				return err
 			}
@@ -183,11 +189,6 @@ otherwise the next ` + "`decnet up`" + ` does.`,
 			count := cfg.Deckies
 			if ff.deckies < 0 {
 				count = 1
-			}
-
-			current, err := fleet.LoadState(statePath(cfg))
-			if err != nil && !errors.Is(err, fleet.ErrNoState) {
-				return err
 			}
 			deckies, err := ff.buildDeckies(cfg, count, current.Deckies)
 			if err != nil {
@@ -373,6 +374,9 @@ func newStatusCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := requireDataDir(cfg); err != nil {
+				return err
+			}
 			st, err := openStore(ctx, cfg, log)
 			if err != nil {
 				return err
@@ -393,4 +397,33 @@ func newStatusCmd(g *globals) *cobra.Command {
 	}
 	df.register(cmd, true)
 	return cmd
+}
+
+// inheritFleet makes new deckies join the recorded fleet: its subnet and the
+// ports its services use, unless DECNET_SUBNET, DECNET_PORTS or the flags
+// (applied afterwards) say otherwise. Without a recorded fleet, services
+// below port 1024 move to unprivileged ports when `decnet up` could not
+// bind them.
+func inheritFleet(cfg *config.Config, current fleet.State) {
+	if _, set := os.LookupEnv("DECNET_SUBNET"); !set && current.Subnet != "" {
+		if p, err := config.ParseSubnet(current.Subnet); err == nil {
+			cfg.Subnet = p
+		}
+	}
+	if _, set := os.LookupEnv("DECNET_PORTS"); set {
+		return
+	}
+	if len(current.Deckies) == 0 {
+		cfg.Ports = unprivilegedPorts()
+		return
+	}
+	ports := map[string]int{}
+	for _, d := range current.Deckies {
+		for _, s := range d.Services {
+			if _, seen := ports[s.Name]; !seen {
+				ports[s.Name] = s.Port
+			}
+		}
+	}
+	cfg.Ports = ports
 }

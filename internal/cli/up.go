@@ -94,7 +94,7 @@ Ctrl-C stops everything.`,
 	df.register(cmd, false)
 	ff.register(cmd, "3")
 	cmd.Flags().StringVar(&apiAddr, "api-addr", "", "address the REST API listens on, or none (env DECNET_API_ADDR, default 127.0.0.1:8000)")
-	cmd.Flags().BoolVar(&noIngest, "no-ingest", false, "do not run the ingester in this process (run `decnet ingest` separately)")
+	cmd.Flags().BoolVar(&noIngest, "no-ingest", false, "do not run the ingester in this process (run decnet ingest separately)")
 	cmd.Flags().StringVar(&busListen, "bus-listen", "", "address the embedded NATS server listens on for outside workers, or none (env DECNET_BUS_LISTEN, default 127.0.0.1:4222)")
 	return cmd
 }
@@ -103,6 +103,11 @@ func runUp(ctx context.Context, g *globals, log *slog.Logger, cfg config.Config,
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
+	unlock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	env := &upEnv{cfg: cfg, log: log, g: g, ff: ff, apiAddr: apiAddr}
 
 	st, err := openStore(ctx, cfg, log)
@@ -141,10 +146,6 @@ func runUp(ctx context.Context, g *globals, log *slog.Logger, cfg config.Config,
 		Subnet: cfg.Subnet.String(), Logger: log.With("worker", "fleet")}
 	env.deploy = dep
 
-	if err := startFleet(ctx, g, cfg, ff, dep); err != nil {
-		return err
-	}
-
 	rec, err := fleet.NewReconciler(fleet.ReconcilerConfig{HostID: cfg.HostID, Driver: drv, Store: st,
 		State: fleet.StateFile(dep.StatePath, cfg.HostID), Bus: b, Logger: log.With("worker", "reconciler")})
 	if err != nil {
@@ -157,6 +158,8 @@ func runUp(ctx context.Context, g *globals, log *slog.Logger, cfg config.Config,
 	if withIngest {
 		ws = append(ws, &ingest.Worker{Bus: b, Store: st, Logger: log.With("worker", "ingester")})
 	}
+	// The extras check their settings before anything is deployed, and
+	// their deploy hooks (baseline canary tokens) see the first fleet too.
 	for _, extra := range upExtras {
 		more, err := extra(ctx, env)
 		if err != nil {
@@ -165,9 +168,14 @@ func runUp(ctx context.Context, g *globals, log *slog.Logger, cfg config.Config,
 		ws = append(ws, more...)
 	}
 
+	if err := startFleet(ctx, g, cfg, ff, dep); err != nil {
+		return err
+	}
 	printListening(g, dep, drv, env.listening)
 
-	runner := &workers.Runner{Bus: b, Logger: log}
+	// Workers get 3 s to stop and the emulators 1 s after that, so that
+	// Ctrl-C ends the process within 5 s even under load.
+	runner := &workers.Runner{Bus: b, Logger: log, Grace: 3 * time.Second}
 	err = runner.Run(ctx, ws...)
 	fmt.Fprintln(g.stderr, "decnet: stopping")
 	if errors.Is(err, context.Canceled) {
@@ -217,6 +225,9 @@ func startFleet(ctx context.Context, g *globals, cfg config.Config, ff *fleetFla
 		return err
 	default:
 		fmt.Fprintf(g.stderr, "decnet: resuming the fleet recorded in %s\n", dep.StatePath)
+		if ff.deckies >= 0 || ff.subnet != "" || ff.ports != "" || ff.services != "" || ff.archetype != "" || ff.randomize || ff.distros != "" {
+			fmt.Fprintln(g.stderr, "decnet: warning: the fleet flags (--deckies, --subnet, --ports, --services, ...) only shape a new fleet and are ignored on resume; change a recorded fleet with `decnet deploy` and `decnet teardown`")
+		}
 		_, _, err := dep.Sync(ctx, true)
 		return err
 	}

@@ -60,13 +60,21 @@ func newAttackersCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := checkLimit(limit); err != nil {
+				return err
+			}
+			if err := requireDataDir(cfg); err != nil {
+				return err
+			}
 			st, err := openStore(ctx, cfg, log)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
 
-			attackers, _, err := st.ListAttackers(ctx, store.AttackerFilter{}, store.Page{Limit: limit})
+			attackers, err := collectPages(limit, func(p store.Page) ([]store.Attacker, int, error) {
+				return st.ListAttackers(ctx, store.AttackerFilter{}, p)
+			})
 			if err != nil {
 				return err
 			}
@@ -92,7 +100,7 @@ func newAttackersCmd(g *globals) *cobra.Command {
 		},
 	}
 	df.register(cmd, true)
-	cmd.Flags().IntVar(&limit, "limit", 1000, "maximum number of attackers to print")
+	cmd.Flags().IntVar(&limit, "limit", 1000, "maximum number of attackers to print (1 to 100000)")
 	return cmd
 }
 
@@ -132,13 +140,21 @@ func newCredentialsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := checkLimit(limit); err != nil {
+				return err
+			}
+			if err := requireDataDir(cfg); err != nil {
+				return err
+			}
 			st, err := openStore(ctx, cfg, log)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
 
-			creds, _, err := st.ListCredentials(ctx, store.CredentialFilter{}, store.Page{Limit: limit})
+			creds, err := collectPages(limit, func(p store.Page) ([]store.Credential, int, error) {
+				return st.ListCredentials(ctx, store.CredentialFilter{}, p)
+			})
 			if err != nil {
 				return err
 			}
@@ -155,7 +171,7 @@ func newCredentialsCmd(g *globals) *cobra.Command {
 		},
 	}
 	df.register(cmd, true)
-	cmd.Flags().IntVar(&limit, "limit", 1000, "maximum number of credentials to print")
+	cmd.Flags().IntVar(&limit, "limit", 1000, "maximum number of credentials to print (1 to 100000)")
 	return cmd
 }
 
@@ -180,13 +196,21 @@ func newLogsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := checkLimit(limit); err != nil {
+				return err
+			}
+			if err := requireDataDir(cfg); err != nil {
+				return err
+			}
 			st, err := openStore(ctx, cfg, log)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
 
-			entries, _, err := st.ListLogs(ctx, filter, store.Page{Limit: limit})
+			entries, err := collectPages(limit, func(p store.Page) ([]store.LogEntry, int, error) {
+				return st.ListLogs(ctx, filter, p)
+			})
 			if err != nil {
 				return err
 			}
@@ -229,7 +253,7 @@ func newLogsCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&filter.Service, "service", "", "only events of this service")
 	cmd.Flags().StringVar(&filter.Kind, "kind", "", "only events of this kind, such as command or auth_attempt")
 	cmd.Flags().StringVar(&filter.SrcIP, "src", "", "only events from this source address")
-	cmd.Flags().IntVar(&limit, "limit", 100, "number of past events to print first")
+	cmd.Flags().IntVar(&limit, "limit", 100, "number of past events to print first (1 to 100000)")
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new events until interrupted")
 	return cmd
 }
@@ -250,4 +274,22 @@ func printLog(g *globals, e store.LogEntry, jsonOut bool) error {
 	_, err := fmt.Fprintf(g.stdout, "%s %s/%s %s %s:%d %s\n", e.Time.Format(time.RFC3339Nano), e.Decky, e.Service,
 		e.Kind, e.SrcIP, e.SrcPort, strings.Join(parts, " "))
 	return err
+}
+
+// collectPages reads pages of at most 1000 rows until limit rows are read
+// or the listing ends.
+func collectPages[T any](limit int, list func(store.Page) ([]T, int, error)) ([]T, error) {
+	var out []T
+	for len(out) < limit {
+		page := store.Page{Limit: min(1000, limit-len(out)), Offset: len(out)}
+		items, total, err := list(page)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, items...)
+		if len(items) < page.Limit || len(out) >= total {
+			break
+		}
+	}
+	return out, nil
 }

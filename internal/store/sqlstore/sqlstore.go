@@ -48,6 +48,13 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: create directory for %s: %w", path, err)
 	}
 
+	// The database holds password hashes and captured secrets. SQLite gives
+	// the -wal and -shm files the database file's mode, so creating it 0600
+	// keeps all three private.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	}
+
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(30000)")
 	q.Add("_pragma", "journal_mode(WAL)")
