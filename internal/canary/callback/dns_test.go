@@ -303,3 +303,11 @@ func FuzzDNSRespond(f *testing.F) {
 		}
 	})
 }
+
+func mustAddrPort(s string) netip.AddrPort {
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		panic(err)
+	}
+	return ap
+}

@@ -28,7 +28,7 @@ type Publisher interface {
 // Recorder defaults.
 const (
 	DefaultWindow    = 10 * time.Second
-	DefaultBatchSize = 512
+	DefaultBatchSize = 2048
 	DefaultQueueSize = 16384
 	// writeAttempts bounds the retries of one batch write.
 	writeAttempts = 5

@@ -140,12 +140,18 @@ type CanaryHit struct {
 type CanaryHitResult struct {
 	// Index is the hit's position in the input.
 	Index int
+	// Token holds the token's identity (uuid, kind, decky, generator or
+	// instrumenter, path, slug, state) and its counters after the hit;
+	// the other fields are empty.
 	Token CanaryToken
 	// Trigger is the row the hit was stored in.
 	Trigger CanaryTrigger
 	// Merged is true when the hit was folded into an existing trigger
 	// inside the dedupe window instead of making a new row.
 	Merged bool
+
+	// pending is the index of the hit's new row in the batch, or -1.
+	pending int
 }
 
 const canaryBlobColumns = `b.uuid, b.sha256, b.filename, b.content_type, b.size_bytes, b.uploaded_by, b.uploaded_at,
@@ -511,6 +517,11 @@ func (s *Store) ListCanaryTriggers(ctx context.Context, tokenUUID string, p stor
 // transaction, and attacker_id is set when an attackers row has the
 // trigger's source address. The results list the hits of planted tokens
 // in input order.
+//
+// The batch costs a fixed number of statements plus one multi-row insert
+// per 256 new triggers: tokens, earlier triggers and attackers are read
+// with IN queries, repeats inside the batch are folded in memory, and
+// counters are written once per token.
 func (s *Store) RecordCanaryHits(ctx context.Context, hits []CanaryHit, window time.Duration) ([]CanaryHitResult, error) {
 	if len(hits) == 0 {
 		return nil, nil
@@ -521,144 +532,230 @@ func (s *Store) RecordCanaryHits(ctx context.Context, hits []CanaryHit, window t
 	}
 	defer tx.Rollback()
 
-	rec, err := prepareHitRecorder(ctx, tx)
-	if err != nil {
+	// The statement journal of the multi-row inserts stays in memory, and
+	// the connection caches enough index pages for a burst. Both settings
+	// last for the connection; they are set per batch because the pool
+	// hands out any connection.
+	for _, pragma := range []string{"PRAGMA temp_store = MEMORY", "PRAGMA cache_size = -16384"} {
+		if _, err := tx.ExecContext(ctx, pragma); err != nil {
+			return nil, fmt.Errorf("store: record canary hits: %s: %w", pragma, err)
+		}
+	}
+	r := &hitRecorder{tx: tx, tokens: map[string]*CanaryToken{}, recent: map[string]*recentTrigger{},
+		attackers: map[string]string{}, counts: map[string]*tokenCounts{}, merges: map[int64]*mergeCounts{}}
+	if err := r.prefetchTokens(ctx, hits); err != nil {
 		return nil, err
 	}
-	defer rec.close()
+	if err := r.prefetchRecent(ctx, hits); err != nil {
+		return nil, err
+	}
 
 	out := make([]CanaryHitResult, 0, len(hits))
 	for i := range hits {
-		res, ok, err := rec.record(ctx, &hits[i], window)
-		if err != nil {
-			return nil, err
-		}
+		res, ok := r.record(&hits[i], window)
 		if ok {
 			res.Index = i
 			out = append(out, res)
 		}
 	}
+
+	if err := r.lookupAttackers(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.insertPending(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.applyMerges(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.flushCounts(ctx); err != nil {
+		return nil, err
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("store: record canary hits: commit: %w", err)
+	}
+
+	// New rows are final only now: later hits of the batch may have been
+	// folded into them, and attackers were looked up after the loop.
+	for i := range out {
+		if p := out[i].pending; p >= 0 {
+			out[i].Trigger.AttackerID = r.pending[p].AttackerID
+		}
 	}
 	return out, nil
 }
 
-// hitRecorder holds the prepared statements and per-batch caches of one
-// RecordCanaryHits transaction.
+// hitRecorder is the state of one RecordCanaryHits transaction.
 type hitRecorder struct {
-	token, recent, attacker, insert, merge, bumpNew, bumpMerged *sql.Stmt
+	tx *sql.Tx
 
-	tokens    map[string]*CanaryToken // by slug; nil value means not planted
-	attackers map[string]string       // by ip; "" means none
+	tokens    map[string]*CanaryToken   // by slug; nil means not planted
+	recent    map[string]*recentTrigger // newest trigger by stored dedupe key
+	attackers map[string]string         // attacker uuid by ip; "" means none
+	counts    map[string]*tokenCounts   // counter changes by token uuid
+	order     []string                  // token uuids in first-hit order
+	pending   []CanaryTrigger           // new rows, inserted at the end
+	merges    map[int64]*mergeCounts    // repeats of stored rows, by row id
 }
 
-func prepareHitRecorder(ctx context.Context, tx *sql.Tx) (*hitRecorder, error) {
-	r := &hitRecorder{tokens: map[string]*CanaryToken{}, attackers: map[string]string{}}
-	stmts := []struct {
-		dst   **sql.Stmt
-		query string
-	}{
-		{&r.token, `SELECT ` + canaryTokenColumns + ` FROM canary_tokens WHERE callback_token = ? AND state = 'planted'`},
-		{&r.recent, `SELECT uuid, occurred_at, hit_count, COALESCE(echo_of, '') FROM canary_triggers
-			WHERE dedupe_key = ? ORDER BY occurred_at DESC LIMIT 1`},
-		{&r.attacker, `SELECT uuid FROM attackers WHERE ip = ?`},
-		{&r.insert, `INSERT INTO canary_triggers (` + canaryTriggerColumns + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&r.merge, `UPDATE canary_triggers SET hit_count = hit_count + 1,
-			last_hit_at = MAX(last_hit_at, ?) WHERE uuid = ?`},
-		{&r.bumpNew, `UPDATE canary_tokens SET trigger_count = trigger_count + 1, hit_count = hit_count + 1,
-			last_triggered_at = MAX(COALESCE(last_triggered_at, ''), ?) WHERE uuid = ?`},
-		{&r.bumpMerged, `UPDATE canary_tokens SET hit_count = hit_count + 1 WHERE uuid = ?`},
-	}
-	for _, st := range stmts {
-		p, err := tx.PrepareContext(ctx, st.query)
+// recentTrigger is the newest trigger of a dedupe key: a stored row
+// (id > 0) or a new row of this batch (pending >= 0).
+type recentTrigger struct {
+	id      int64
+	pending int
+	uuid    string
+	first   time.Time
+	hits    int64
+	echoOf  string
+}
+
+// tokenCounts are the counter changes of one token in a batch.
+type tokenCounts struct {
+	triggers, hits int64
+	last           string // newest new-trigger time, "" when none
+}
+
+// mergeCounts are the repeats folded into one stored trigger row.
+type mergeCounts struct {
+	hits    int64
+	lastHit string
+}
+
+// inBatch is how many values one IN list or multi-row insert carries.
+const inBatch = 256
+
+// queryIn runs query, whose IN list is written as (%s), once per chunk of
+// values and calls scan for every row.
+func (r *hitRecorder) queryIn(ctx context.Context, query string, values []string, scan func(*sql.Rows) error) error {
+	for start := 0; start < len(values); start += inBatch {
+		chunk := values[start:min(start+inBatch, len(values))]
+		args := make([]any, len(chunk))
+		for i, v := range chunk {
+			args[i] = v
+		}
+		rows, err := r.tx.QueryContext(ctx, fmt.Sprintf(query, strings.Repeat("?, ", len(chunk)-1)+"?"), args...)
 		if err != nil {
-			r.close()
-			return nil, fmt.Errorf("store: record canary hits: prepare: %w", err)
+			return err
 		}
-		*st.dst = p
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return err
+		}
 	}
-	return r, nil
+	return nil
 }
 
-func (r *hitRecorder) close() {
-	for _, st := range []*sql.Stmt{r.token, r.recent, r.attacker, r.insert, r.merge, r.bumpNew, r.bumpMerged} {
-		if st != nil {
-			st.Close()
+// prefetchTokens loads the planted tokens of every slug in the batch.
+func (r *hitRecorder) prefetchTokens(ctx context.Context, hits []CanaryHit) error {
+	var slugs []string
+	for _, h := range hits {
+		s := strings.ToLower(h.Slug)
+		if _, seen := r.tokens[s]; !seen {
+			r.tokens[s] = nil
+			slugs = append(slugs, s)
 		}
 	}
-}
-
-// lookupToken returns the planted token with the slug, or nil.
-func (r *hitRecorder) lookupToken(ctx context.Context, slug string) (*CanaryToken, error) {
-	slug = strings.ToLower(slug)
-	if t, ok := r.tokens[slug]; ok {
-		return t, nil
-	}
-	t, err := scanCanaryToken(r.token.QueryRowContext(ctx, slug))
-	if errors.Is(err, sql.ErrNoRows) {
-		r.tokens[slug] = nil
-		return nil, nil
-	}
+	// Only the columns a hit result carries are read.
+	err := r.queryIn(ctx, `SELECT uuid, kind, decky_name, COALESCE(generator, ''), COALESCE(instrumenter, ''),
+		placement_path, callback_token, trigger_count, hit_count, last_triggered_at, state
+		FROM canary_tokens WHERE state = 'planted' AND callback_token IN (%s)`, slugs, func(rows *sql.Rows) error {
+		var (
+			t    CanaryToken
+			last sql.NullString
+		)
+		err := rows.Scan(&t.UUID, &t.Kind, &t.DeckyName, &t.Generator, &t.Instrumenter, &t.PlacementPath,
+			&t.CallbackToken, &t.TriggerCount, &t.HitCount, &last, &t.State)
+		if err != nil {
+			return err
+		}
+		if t.LastTriggeredAt, err = scanNullTime(last); err != nil {
+			return err
+		}
+		r.tokens[t.CallbackToken] = &t
+		return nil
+	})
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("store: look up canary tokens: %w", err)
 	}
-	r.tokens[slug] = &t
-	return &t, nil
+	return nil
 }
 
-func (r *hitRecorder) lookupAttacker(ctx context.Context, ip string) (string, error) {
-	if id, ok := r.attackers[ip]; ok {
-		return id, nil
-	}
-	var id string
-	err := r.attacker.QueryRowContext(ctx, ip).Scan(&id)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("store: look up attacker %s: %w", ip, err)
-	}
-	r.attackers[ip] = id
-	return id, nil
+// storedKey is the dedupe key as stored: the token uuid, "|", the
+// receiver's key.
+func storedKey(tok *CanaryToken, h *CanaryHit) string {
+	return tok.UUID + "|" + h.Trigger.DedupeKey
 }
 
-func (r *hitRecorder) record(ctx context.Context, h *CanaryHit, window time.Duration) (CanaryHitResult, bool, error) {
-	tok, err := r.lookupToken(ctx, h.Slug)
-	if err != nil || tok == nil {
-		return CanaryHitResult{}, false, err
+// prefetchRecent loads the newest stored trigger of every dedupe key in
+// the batch. SQLite takes the bare columns of a MAX() aggregate from the
+// row holding the maximum.
+func (r *hitRecorder) prefetchRecent(ctx context.Context, hits []CanaryHit) error {
+	var keys []string
+	seen := map[string]bool{}
+	for i := range hits {
+		tok := r.tokens[strings.ToLower(hits[i].Slug)]
+		if tok == nil {
+			continue
+		}
+		if k := storedKey(tok, &hits[i]); !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	err := r.queryIn(ctx, `SELECT dedupe_key, id, uuid, MAX(occurred_at), hit_count, COALESCE(echo_of, '')
+		FROM canary_triggers WHERE dedupe_key IN (%s) GROUP BY dedupe_key`, keys, func(rows *sql.Rows) error {
+		var (
+			key, first string
+			rt         = &recentTrigger{pending: -1}
+		)
+		if err := rows.Scan(&key, &rt.id, &rt.uuid, &first, &rt.hits, &rt.echoOf); err != nil {
+			return err
+		}
+		t, err := ParseTime(first)
+		if err != nil {
+			return err
+		}
+		rt.first = t
+		r.recent[key] = rt
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: find earlier canary triggers: %w", err)
+	}
+	return nil
+}
+
+func (r *hitRecorder) record(h *CanaryHit, window time.Duration) (CanaryHitResult, bool) {
+	tok := r.tokens[strings.ToLower(h.Slug)]
+	if tok == nil {
+		return CanaryHitResult{}, false
 	}
 
 	t := h.Trigger
 	t.TokenUUID = tok.UUID
-	t.DedupeKey = tok.UUID + "|" + t.DedupeKey
+	t.DedupeKey = storedKey(tok, h)
 	at := h.Time.UTC()
 	stamp := FormatTime(at)
 
-	var (
-		prevUUID, prevAt, prevEchoOf string
-		prevHits                     int64
-	)
-	err = r.recent.QueryRowContext(ctx, t.DedupeKey).Scan(&prevUUID, &prevAt, &prevHits, &prevEchoOf)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return CanaryHitResult{}, false, fmt.Errorf("store: find earlier canary trigger: %w", err)
+	rt := r.recent[t.DedupeKey]
+	if rt != nil && at.Before(rt.first.Add(window)) {
+		return r.merge(tok, t, rt, at), true
 	}
-	if prevUUID != "" {
-		first, err := ParseTime(prevAt)
-		if err != nil {
-			return CanaryHitResult{}, false, err
-		}
-		if at.Before(first.Add(window)) {
-			return r.mergeHit(ctx, tok, t, prevUUID, first, prevHits, at)
-		}
+	if rt != nil {
 		t.Echo = true
-		t.EchoOf = prevEchoOf
+		t.EchoOf = rt.echoOf
 		if t.EchoOf == "" {
-			t.EchoOf = prevUUID
+			t.EchoOf = rt.uuid
 		}
 	}
 
-	if t.AttackerID, err = r.lookupAttacker(ctx, t.SrcIP); err != nil {
-		return CanaryHitResult{}, false, err
-	}
 	t.UUID = uuid.NewString()
 	t.OccurredAt, t.LastHitAt, t.HitCount = at, at, 1
 	if t.ForwardedFor == nil {
@@ -667,36 +764,147 @@ func (r *hitRecorder) record(ctx context.Context, h *CanaryHit, window time.Dura
 	if t.Headers == nil {
 		t.Headers = map[string][]string{}
 	}
-	_, err = r.insert.ExecContext(ctx, t.UUID, t.TokenUUID, stamp, stamp, t.Protocol, t.SrcIP, t.PeerAddr,
-		mustJSON(t.ForwardedFor), nullString(t.Method), nullString(t.UserAgent), nullString(t.RequestPath),
-		nullString(t.RequestQuery), mustJSON(t.Headers), nullString(t.DNSQName), nullQType(t.Protocol, t.DNSQType),
-		nullQType(t.Protocol, t.DNSQClass), nullString(t.DNSTransport), nullString(t.ResolverAddr), t.DedupeKey,
-		t.HitCount, t.Echo, nullString(t.EchoOf), nullString(t.AttackerID))
-	if err != nil {
-		return CanaryHitResult{}, false, fmt.Errorf("store: insert canary trigger for %s: %w", tok.UUID, err)
+	r.pending = append(r.pending, t)
+	r.recent[t.DedupeKey] = &recentTrigger{pending: len(r.pending) - 1, uuid: t.UUID, first: at, hits: 1, echoOf: t.EchoOf}
+	if _, ok := r.attackers[t.SrcIP]; !ok {
+		r.attackers[t.SrcIP] = ""
 	}
-	if _, err := r.bumpNew.ExecContext(ctx, stamp, tok.UUID); err != nil {
-		return CanaryHitResult{}, false, fmt.Errorf("store: count canary trigger for %s: %w", tok.UUID, err)
-	}
+
+	r.count(tok.UUID, stamp)
 	tok.TriggerCount++
 	tok.HitCount++
 	if tok.LastTriggeredAt == nil || at.After(*tok.LastTriggeredAt) {
 		tok.LastTriggeredAt = &at
 	}
-	return CanaryHitResult{Token: *tok, Trigger: t}, true, nil
+	return CanaryHitResult{Token: *tok, Trigger: t, pending: len(r.pending) - 1}, true
 }
 
-// mergeHit folds a hit into the trigger prevUUID.
-func (r *hitRecorder) mergeHit(ctx context.Context, tok *CanaryToken, t CanaryTrigger, prevUUID string, first time.Time, prevHits int64, at time.Time) (CanaryHitResult, bool, error) {
-	if _, err := r.merge.ExecContext(ctx, FormatTime(at), prevUUID); err != nil {
-		return CanaryHitResult{}, false, fmt.Errorf("store: count repeat of canary trigger %s: %w", prevUUID, err)
+// merge folds a hit into the trigger rt.
+func (r *hitRecorder) merge(tok *CanaryToken, t CanaryTrigger, rt *recentTrigger, at time.Time) CanaryHitResult {
+	rt.hits++
+	if rt.pending >= 0 {
+		p := &r.pending[rt.pending]
+		p.HitCount = rt.hits
+		if at.After(p.LastHitAt) {
+			p.LastHitAt = at
+		}
+	} else {
+		m := r.merges[rt.id]
+		if m == nil {
+			m = &mergeCounts{}
+			r.merges[rt.id] = m
+		}
+		m.hits++
+		if s := FormatTime(at); s > m.lastHit {
+			m.lastHit = s
+		}
 	}
-	if _, err := r.bumpMerged.ExecContext(ctx, tok.UUID); err != nil {
-		return CanaryHitResult{}, false, fmt.Errorf("store: count canary hit for %s: %w", tok.UUID, err)
-	}
+
+	r.count(tok.UUID, "")
 	tok.HitCount++
-	t.UUID, t.OccurredAt, t.LastHitAt, t.HitCount = prevUUID, first, at, prevHits+1
-	return CanaryHitResult{Token: *tok, Trigger: t, Merged: true}, true, nil
+	t.UUID, t.OccurredAt, t.LastHitAt, t.HitCount = rt.uuid, rt.first, at, rt.hits
+	return CanaryHitResult{Token: *tok, Trigger: t, Merged: true, pending: -1}
+}
+
+// count adds a hit (and a new trigger at time stamp, when stamp is set)
+// to a token's pending counters.
+func (r *hitRecorder) count(tokenUUID, stamp string) {
+	c, ok := r.counts[tokenUUID]
+	if !ok {
+		c = &tokenCounts{}
+		r.counts[tokenUUID] = c
+		r.order = append(r.order, tokenUUID)
+	}
+	c.hits++
+	if stamp != "" {
+		c.triggers++
+		if stamp > c.last {
+			c.last = stamp
+		}
+	}
+}
+
+// lookupAttackers fills attacker_id of the new rows from the attackers
+// table, by source address.
+func (r *hitRecorder) lookupAttackers(ctx context.Context) error {
+	ips := make([]string, 0, len(r.attackers))
+	for ip := range r.attackers {
+		ips = append(ips, ip)
+	}
+	err := r.queryIn(ctx, `SELECT ip, uuid FROM attackers WHERE ip IN (%s)`, ips, func(rows *sql.Rows) error {
+		var ip, id string
+		if err := rows.Scan(&ip, &id); err != nil {
+			return err
+		}
+		r.attackers[ip] = id
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: look up attackers of canary triggers: %w", err)
+	}
+	for i := range r.pending {
+		r.pending[i].AttackerID = r.attackers[r.pending[i].SrcIP]
+	}
+	return nil
+}
+
+// insertPending writes the new trigger rows with multi-row inserts.
+func (r *hitRecorder) insertPending(ctx context.Context) error {
+	const cols = 23
+	const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	for start := 0; start < len(r.pending); start += inBatch {
+		chunk := r.pending[start:min(start+inBatch, len(r.pending))]
+		args := make([]any, 0, len(chunk)*cols)
+		for _, t := range chunk {
+			args = append(args, t.UUID, t.TokenUUID, FormatTime(t.OccurredAt), FormatTime(t.LastHitAt), t.Protocol,
+				t.SrcIP, t.PeerAddr, mustJSON(t.ForwardedFor), nullString(t.Method), nullString(t.UserAgent),
+				nullString(t.RequestPath), nullString(t.RequestQuery), mustJSON(t.Headers), nullString(t.DNSQName),
+				nullQType(t.Protocol, t.DNSQType), nullQType(t.Protocol, t.DNSQClass), nullString(t.DNSTransport),
+				nullString(t.ResolverAddr), t.DedupeKey, t.HitCount, t.Echo, nullString(t.EchoOf), nullString(t.AttackerID))
+		}
+		q := `INSERT OR FAIL INTO canary_triggers (` + canaryTriggerColumns + `) VALUES ` + strings.Repeat(row+", ", len(chunk)-1) + row
+		if _, err := r.tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("store: insert %d canary triggers: %w", len(chunk), err)
+		}
+	}
+	return nil
+}
+
+// applyMerges adds the folded repeats to their stored rows.
+func (r *hitRecorder) applyMerges(ctx context.Context) error {
+	if len(r.merges) == 0 {
+		return nil
+	}
+	st, err := r.tx.PrepareContext(ctx, `UPDATE canary_triggers SET hit_count = hit_count + ?,
+		last_hit_at = MAX(last_hit_at, ?) WHERE id = ?`)
+	if err != nil {
+		return fmt.Errorf("store: count repeats of canary triggers: %w", err)
+	}
+	defer st.Close()
+	for id, m := range r.merges {
+		if _, err := st.ExecContext(ctx, m.hits, m.lastHit, id); err != nil {
+			return fmt.Errorf("store: count repeats of canary trigger row %d: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// flushCounts writes the summed counters, one UPDATE per token.
+func (r *hitRecorder) flushCounts(ctx context.Context) error {
+	st, err := r.tx.PrepareContext(ctx, `UPDATE canary_tokens SET trigger_count = trigger_count + ?, hit_count = hit_count + ?,
+		last_triggered_at = CASE WHEN ? = '' THEN last_triggered_at ELSE MAX(COALESCE(last_triggered_at, ''), ?) END
+		WHERE uuid = ?`)
+	if err != nil {
+		return fmt.Errorf("store: update canary token counters: %w", err)
+	}
+	defer st.Close()
+	for _, id := range r.order {
+		c := r.counts[id]
+		if _, err := st.ExecContext(ctx, c.triggers, c.hits, c.last, c.last, id); err != nil {
+			return fmt.Errorf("store: update counters of canary token %s: %w", id, err)
+		}
+	}
+	return nil
 }
 
 func nullQType(proto string, v uint16) any {

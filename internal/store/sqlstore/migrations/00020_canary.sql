@@ -63,8 +63,12 @@ CREATE UNIQUE INDEX canary_tokens_baseline ON canary_tokens (decky_name, generat
 -- callback is attributed to: the socket peer, or for HTTP behind a trusted
 -- proxy the first untrusted X-Forwarded-For hop. peer_addr is always the
 -- socket address and forwarded_for the header as received (evidence only).
+-- Rows are keyed by an integer id so that inserts append to the table;
+-- uuid (random, version 4) is what the API shows and carries no index,
+-- because every write path that needs a row finds it by dedupe key.
 CREATE TABLE canary_triggers (
-    uuid          TEXT PRIMARY KEY,
+    id            INTEGER PRIMARY KEY,
+    uuid          TEXT NOT NULL,
     token_uuid    TEXT NOT NULL REFERENCES canary_tokens (uuid),
     occurred_at   TEXT NOT NULL,
     last_hit_at   TEXT NOT NULL,
@@ -90,7 +94,6 @@ CREATE TABLE canary_triggers (
 );
 CREATE INDEX canary_triggers_token_ts ON canary_triggers (token_uuid, occurred_at);
 CREATE INDEX canary_triggers_attacker ON canary_triggers (attacker_id);
-CREATE INDEX canary_triggers_src_ip ON canary_triggers (src_ip);
 CREATE INDEX canary_triggers_dedupe ON canary_triggers (dedupe_key, occurred_at);
 
 -- +goose Down
