@@ -74,6 +74,8 @@ func classify(err error) *Error {
 		return &Error{Status: http.StatusTooManyRequests, Detail: "too many failed logins, try again later", RetryAfter: rl.RetryAfter, Cause: err}
 	case errors.Is(err, auth.ErrUnauthenticated):
 		return &Error{Status: http.StatusUnauthorized, Detail: detailUnauthorized, Cause: err}
+	case errors.Is(err, auth.ErrSamePassword):
+		return &Error{Status: http.StatusUnprocessableEntity, Detail: "new_password: must differ from the current password", Cause: err}
 	case errors.Is(err, auth.ErrWeakPassword):
 		return &Error{Status: http.StatusUnprocessableEntity, Detail: "password: must be 12 to 72 bytes long", Cause: err}
 	case errors.Is(err, store.ErrNotFound):

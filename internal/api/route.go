@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"reflect"
 	"sort"
 	"strconv"
@@ -248,7 +249,12 @@ func newPage[T any](items []T, total int, p store.Page) Page[T] {
 
 // parseQuery checks every declared query parameter.
 func parseQuery(r *Route, req *http.Request) (map[string]any, error) {
-	values := req.URL.Query()
+	// url.Query silently drops a pair that holds a raw ';', which would
+	// turn a filter into "everything" without a word.
+	values, err := url.ParseQuery(req.URL.RawQuery)
+	if err != nil {
+		return nil, Errorf(http.StatusBadRequest, "invalid query string: %v (separate parameters with & and percent-encode ';' as %%3B)", err)
+	}
 	out := make(map[string]any, len(r.Query))
 	for _, p := range r.Query {
 		raw := values.Get(p.Name)

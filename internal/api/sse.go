@@ -169,6 +169,10 @@ type liveStream struct {
 	convert func(m bus.Msg) (name string, data any, ok bool)
 }
 
+// streamRecheckInterval is how often an open stream checks that its
+// session is still valid.
+const streamRecheckInterval = 10 * time.Second
+
 // serve runs the stream until the client leaves, the server stops or a
 // source fails.
 func (s *Server) serveStream(c *Call, ls liveStream) (any, error) {
@@ -259,10 +263,23 @@ func (s *Server) serveStream(c *Call, ls liveStream) (any, error) {
 		}
 	}
 
+	// A stream outlives the request that opened it, so the session is
+	// checked again on a timer: a logout, a disabled account or a password
+	// or role change ends the stream.
+	opened := time.Now()
+	recheck := time.NewTicker(min(s.cfg.KeepaliveInterval, streamRecheckInterval))
+	defer recheck.Stop()
+
 	keepalive := time.NewTimer(s.cfg.KeepaliveInterval)
 	defer keepalive.Stop()
 	for {
 		select {
+		case <-recheck.C:
+			if err := s.deps.Auth.StillValid(ctx, c.User, opened); err != nil {
+				s.log.Info("event stream closed: session ended", "user", c.User.Username, "err", err)
+				_ = sw.event("", "error", ErrorBody{Detail: "session ended, log in again"})
+				return nil, nil
+			}
 		case <-ctx.Done():
 			if c.R.Context().Err() == nil && s.deps.Bus != nil {
 				_ = sw.event("", "error", ErrorBody{Detail: "event source ended, reconnect to resume"})

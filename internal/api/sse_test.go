@@ -270,3 +270,49 @@ func TestEventStream(t *testing.T) {
 		}
 	})
 }
+
+func TestEventStreamEndsWithSession(t *testing.T) {
+	tests := []struct {
+		name string
+		end  func(h *harness, token string)
+	}{
+		{"logout", func(h *harness, token string) {
+			if resp, body := h.do("POST", "/api/v1/auth/logout", token, nil); resp.StatusCode >= 300 {
+				t.Fatalf("logout: %d %s", resp.StatusCode, body)
+			}
+		}},
+		{"disabled", func(h *harness, _ string) {
+			admin := h.login("admin", adminPassword)
+			if resp, body := h.do("PATCH", "/api/v1/users/"+h.viewerUUID, admin, map[string]any{"disabled": true}); resp.StatusCode >= 300 {
+				t.Fatalf("disable: %d %s", resp.StatusCode, body)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, harnessOptions{withBus: true, keepalive: 200 * time.Millisecond})
+			token := h.login("viewer", viewerPassword)
+			stream, resp := h.openStream("/api/v1/events/stream", token, "")
+			if stream == nil {
+				t.Fatalf("stream refused: %d", resp.StatusCode)
+			}
+			defer stream.close()
+			stream.next("snapshot", isEvent("snapshot"))
+
+			tt.end(h, token)
+			f := stream.next("session end", isEvent("error"))
+			if !strings.Contains(f.data, "session ended") {
+				t.Errorf("error event = %q, want the session-ended detail", f.data)
+			}
+		})
+	}
+}
+
+func TestPasswordChangeRejectsSamePassword(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	token := h.login("viewer", viewerPassword)
+	resp, body := h.do("POST", "/api/v1/auth/password", token, map[string]string{"current_password": viewerPassword, "new_password": viewerPassword})
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), "new_password") {
+		t.Errorf("same password change = %d %s, want 422 naming new_password", resp.StatusCode, body)
+	}
+}

@@ -30,6 +30,10 @@ var (
 
 	// ErrWeakPassword reports a password outside the length rules.
 	ErrWeakPassword = errors.New("auth: password does not meet the rules")
+
+	// ErrSamePassword reports a password change to the current password,
+	// which would end a forced change without changing anything.
+	ErrSamePassword = errors.New("auth: new password equals the current one")
 )
 
 // RateLimitError is returned when a login is refused because of earlier

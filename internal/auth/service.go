@@ -175,6 +175,34 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	return p, nil
 }
 
+// StillValid reports whether a principal authenticated at since may keep a
+// long-lived connection (an event stream) open: the user still exists and
+// is enabled, no password or role change came after since, and the token,
+// when p came from one, is not revoked. Failures wrap ErrUnauthenticated.
+func (s *Service) StillValid(ctx context.Context, p Principal, since time.Time) error {
+	u, err := s.activeUser(ctx, p.UUID)
+	if err != nil {
+		return err
+	}
+	if u.TokensValidFrom != nil && u.TokensValidFrom.After(since) {
+		return fmt.Errorf("%w: password or role changed", ErrUnauthenticated)
+	}
+	if p.TokenID == "" {
+		return nil
+	}
+	revoked, err := s.users.IsTokenRevoked(ctx, p.TokenID)
+	if err != nil {
+		return fmt.Errorf("auth: check token: %w", err)
+	}
+	if revoked {
+		return fmt.Errorf("%w: token revoked", ErrUnauthenticated)
+	}
+	if !p.ExpiresAt.IsZero() && time.Now().After(p.ExpiresAt) {
+		return fmt.Errorf("%w: token expired", ErrUnauthenticated)
+	}
+	return nil
+}
+
 // RedeemTicket consumes a stream ticket and returns the principal of its
 // user, read fresh from the store.
 func (s *Service) RedeemTicket(ctx context.Context, ticket string) (Principal, error) {
@@ -218,6 +246,9 @@ func (s *Service) ChangePassword(ctx context.Context, userUUID, current, next st
 	}
 	if !CheckPassword(u.PasswordHash, current) {
 		return fmt.Errorf("%w: current password is wrong", ErrUnauthenticated)
+	}
+	if next == current {
+		return ErrSamePassword
 	}
 	hash, err := s.HashPassword(next)
 	if err != nil {

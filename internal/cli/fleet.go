@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -68,7 +69,7 @@ func (f *fleetFlags) checkDriver(subnet netip.Prefix) error {
 // returned function releases the driver.
 func (f *fleetFlags) openDriver(ctx context.Context, g *globals, cfg config.Config, sink services.Sink, log *slog.Logger) (driver.Driver, func(), error) {
 	if f.driverName != "docker" {
-		drv := native.New(native.Config{DataDir: cfg.DataDir, Factories: catalog.Factories(), Sink: sink, Logger: log})
+		drv := native.New(native.Config{DataDir: cfg.DataDir, Factories: catalog.Factories(), Sink: sink, Logger: log, ShutdownTimeout: time.Second})
 		return drv, drv.Close, nil
 	}
 	progress := func(decky, step string) { fmt.Fprintf(g.stderr, "%s: %s\n", decky, step) }
