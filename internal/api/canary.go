@@ -53,10 +53,10 @@ const multipartOverhead = 64 << 10
 // CanaryConfig wires the canary routes.
 type CanaryConfig struct {
 	Store CanaryStore
-	// Planter mints and revokes tokens; nil makes token creation, preview
-	// and revoke answer 503 (an API process that does not run the deckies).
+	// Planter mints and revokes tokens. Nil (an API process that does not
+	// run the deckies) makes token creation, preview and revoke return 503.
 	Planter CanaryPlanter
-	// Blobs keeps uploaded files; nil makes blob uploads answer 503.
+	// Blobs keeps uploaded files. Nil makes blob uploads return 503.
 	Blobs *blobstore.Store
 	// UploadMax caps one uploaded file in bytes (DefaultCanaryUploadMax
 	// when 0).
@@ -87,12 +87,12 @@ type CanaryBlobList struct {
 	Total int                  `json:"total"`
 }
 
-// CanaryTokenCreateRequest asks for a token built by a generator or from an
-// uploaded blob (exactly one of the two).
+// CanaryTokenCreateRequest is the body of POST /api/v1/canary/tokens. It
+// names exactly one source: a generator or an uploaded blob.
 type CanaryTokenCreateRequest struct {
 	DeckyName string `json:"decky_name" validate:"required,min=1,max=64"`
-	// TopologyID names a MazeNET topology; none exist here, so any value
-	// answers 404.
+	// TopologyID names a MazeNET topology. None exist here, so any value
+	// returns 404.
 	TopologyID *string `json:"topology_id,omitempty" validate:"max=64"`
 	// Kind is optional: it is derived from the generator or instrumenter,
 	// and a given value must be one the artifact can serve (else 422).

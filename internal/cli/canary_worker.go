@@ -146,7 +146,7 @@ func parseByteSize(s string) (int64, error) {
 	return n << shift, nil
 }
 
-// canaryBlobDir is where uploaded canary files are kept.
+// canaryBlobDir returns the directory that keeps uploaded canary files.
 func canaryBlobDir(cfg config.Config) string {
 	return filepath.Join(cfg.DataDir, "canary", "blobs")
 }
@@ -178,9 +178,9 @@ func newCanaryPlanter(cfg config.Config, ce canaryEnv, st *sqlstore.Store, drv p
 }
 
 // canaryAPIRoutes builds the /api/v1/canary route group for an API server.
-// drv is the driver of the deckies this process runs; nil (a separate
-// `decnet api`) leaves blob uploads and listings working and makes token
-// creation, preview and revoke answer 503.
+// drv is the driver of the deckies this process runs. With nil (a separate
+// `decnet api`) blob uploads and listings still work, and token creation,
+// preview and revoke return 503.
 func canaryAPIRoutes(cfg config.Config, st *sqlstore.Store, drv planter.FileWriter, b *bus.Bus, log *slog.Logger) (api.RouteGroup, error) {
 	ce, err := loadCanaryEnv(drv != nil)
 	if err != nil {

@@ -48,9 +48,9 @@ func benchWorker(b *testing.B, rate float64) (*Worker, *Recorder, []string) {
 
 // BenchmarkHTTPCallbacks measures recorded callbacks per second over real
 // HTTP with keep-alive, each request a new trigger row (distinct paths),
-// from 64 loopback source addresses. The per-source limiter is off so
-// that every hit must be stored; the benchmark waits until all b.N hits
-// are committed and fails if any was lost.
+// from 64 loopback source addresses. The per-source limiter is off, so
+// every hit must be stored. The benchmark waits until all b.N hits are
+// committed and fails if any was lost.
 func BenchmarkHTTPCallbacks(b *testing.B) {
 	w, rec, slugs := benchWorker(b, -1)
 	base := "http://" + w.HTTPAddr()

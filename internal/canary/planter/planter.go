@@ -1,7 +1,7 @@
 // Package planter mints canary tokens and places them in deckies. Minting
-// builds the artifact (from a generator or an uploaded blob), stores the
-// token row with the context it was built from, and writes the bytes into
-// the decky through the decky driver with the artifact's mode, a
+// builds the artifact from a generator or an uploaded blob and stores the
+// token row with the context it was built from. It then writes the bytes
+// into the decky through the decky driver, with the artifact's mode, a
 // backdated mtime and the persona user as owner. Nothing goes through a
 // shell, so no path or content is ever quoted. Revoking removes the file.
 package planter
@@ -91,8 +91,8 @@ type Planter struct {
 	Logger   *slog.Logger
 }
 
-// MintRequest asks for one token. Exactly one of Generator and BlobUUID
-// is set.
+// MintRequest describes one token to mint. Exactly one of Generator and
+// BlobUUID is set.
 type MintRequest struct {
 	DeckyName string
 	Generator string
@@ -326,9 +326,9 @@ func (p *Planter) plant(ctx context.Context, d decky.Decky, tok sqlstore.CanaryT
 }
 
 // Revoke removes a token's file from its decky and marks the token
-// revoked. When the file cannot be removed the token is marked failed
-// with the error, so the revoke can be retried; a file that is already
-// gone counts as removed. Revoking a revoked token does nothing.
+// revoked. When the file cannot be removed, the token is marked failed
+// with the error so that the revoke can be retried. A file that is
+// already gone counts as removed. Revoking a revoked token does nothing.
 func (p *Planter) Revoke(ctx context.Context, id string) (sqlstore.CanaryToken, error) {
 	tok, err := p.Store.GetCanaryToken(ctx, id)
 	if err != nil {

@@ -509,11 +509,11 @@ func (s *Store) ListCanaryTriggers(ctx context.Context, tokenUUID string, p stor
 }
 
 // RecordCanaryHits stores a batch of callbacks in one transaction. Hits
-// whose slug names no planted token are skipped. A hit whose dedupe key
-// matches a trigger of the same token that started less than window
-// before it is folded into that trigger (hit_count + 1); any other hit
-// makes a new trigger row, marked as an echo when the key was seen
-// before. Each token's counters and last_triggered_at change in the same
+// whose slug names no planted token are skipped. A hit is folded into an
+// earlier trigger of the same token (hit_count + 1) when their dedupe keys
+// match and that trigger started less than window before the hit. Any
+// other hit makes a new trigger row, marked as an echo when the key was
+// seen before. Each token's counters and last_triggered_at change in the same
 // transaction, and attacker_id is set when an attackers row has the
 // trigger's source address. The results list the hits of planted tokens
 // in input order.
