@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -57,7 +56,7 @@ func newBusCmd(g *globals) *cobra.Command {
 			return errors.Join(runErr, srv.Shutdown(shutdownCtx))
 		},
 	}
-	cmd.Flags().StringVar(&dataDir, "data-dir", envOr("DECNET_DATA_DIR", defaultBusDataDir()), "data directory; the JetStream store goes in <data-dir>/bus (env DECNET_DATA_DIR)")
+	cmd.Flags().StringVar(&dataDir, "data-dir", envOr("DECNET_DATA_DIR", "./decnet-data"), "data directory; the JetStream store goes in <data-dir>/bus (env DECNET_DATA_DIR)")
 	cmd.Flags().StringVar(&listen, "listen", envOr("DECNET_BUS_LISTEN", net.JoinHostPort(bus.DefaultHost, strconv.Itoa(bus.DefaultPort))), "client listener as host:port (env DECNET_BUS_LISTEN)")
 	return cmd
 }
@@ -92,16 +91,4 @@ func parseListen(listen string) (string, int, error) {
 		return "", 0, fmt.Errorf("invalid --listen port %q: use 1-65535", portText)
 	}
 	return host, port, nil
-}
-
-// defaultBusDataDir is /var/lib/decnet for root and ~/.decnet otherwise.
-func defaultBusDataDir() string {
-	if os.Geteuid() == 0 {
-		return "/var/lib/decnet"
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return ".decnet"
-	}
-	return filepath.Join(home, ".decnet")
 }

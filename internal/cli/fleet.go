@@ -40,6 +40,8 @@ type fleetFlags struct {
 func (f *fleetFlags) register(cmd *cobra.Command, defaultCount string) {
 	fl := cmd.Flags()
 	fl.IntVarP(&f.deckies, "deckies", "n", -1, "number of deckies to create (env DECNET_DECKIES, default "+defaultCount+")")
+	// -1 only means "not given"; the help text names the real default.
+	fl.Lookup("deckies").DefValue = "0"
 	fl.StringVarP(&f.archetype, "archetype", "a", "", "archetype of every decky, such as linux-server or web-server")
 	fl.StringVar(&f.services, "services", "", "comma-separated services of every decky, such as ssh,http")
 	fl.BoolVar(&f.randomize, "randomize-services", false, "give each decky 1 to 3 random services")
