@@ -240,6 +240,10 @@ type canaryUpWorker struct {
 
 // Run implements workers.Worker.
 func (w *canaryUpWorker) Run(ctx context.Context) error {
+	// The seeding goroutine ends with the receivers, also when they fail
+	// to bind and never become ready.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -259,6 +263,7 @@ func (w *canaryUpWorker) Run(ctx context.Context) error {
 		w.seeder.SeedAll(ctx, st.Deckies)
 	}()
 	err := w.Worker.Run(ctx)
+	cancel()
 	wg.Wait()
 	return err
 }
