@@ -342,7 +342,7 @@ func TestCanaryTokenLifecycle(t *testing.T) {
 		t.Errorf("viewer preview: %d, want 403", resp.StatusCode)
 	}
 
-	resp, body = h.do("DELETE", "/api/v1/canary/tokens/"+tok.UUID, h.viewerToken, nil)
+	resp, _ = h.do("DELETE", "/api/v1/canary/tokens/"+tok.UUID, h.viewerToken, nil)
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("viewer revoke: %d, want 403", resp.StatusCode)
 	}

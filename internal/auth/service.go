@@ -150,7 +150,7 @@ func (s *Service) Login(ctx context.Context, username, password, remoteAddr stri
 func (s *Service) Authenticate(ctx context.Context, token string) (Principal, error) {
 	claims, err := s.tokens.Parse(token)
 	if err != nil {
-		return Principal{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
+		return Principal{}, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
 	}
 
 	u, err := s.activeUser(ctx, claims.Subject)

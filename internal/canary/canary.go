@@ -19,7 +19,8 @@ import (
 	"github.com/decnet/decnet/internal/canary/slug"
 )
 
-// Types shared with the subpackages.
+// Context, Artifact and the other types below are shared with the
+// subpackages, which define them.
 type (
 	Context  = artifact.Context
 	Artifact = artifact.Artifact

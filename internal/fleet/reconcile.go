@@ -336,9 +336,7 @@ func (r *Reconciler) updateStates(ctx context.Context, desiredOK bool, desired D
 			continue
 		}
 
-		for _, dr := range driftOf(target, statuses) {
-			res.Drift = append(res.Drift, dr)
-		}
+		res.Drift = append(res.Drift, driftOf(target, statuses)...)
 		state, lastErr := observed(target, statuses)
 		if state == row.State && lastErr == row.LastError {
 			continue
@@ -383,9 +381,7 @@ func (r *Reconciler) repair(ctx context.Context, desiredOK bool, want map[string
 		}
 		if err := r.cfg.Driver.Deploy(ctx, d); err != nil {
 			*errs = append(*errs, fmt.Errorf("fleet: reconcile: repair %s: %w", name, err))
-			for _, dr := range drifts {
-				res.Drift = append(res.Drift, dr)
-			}
+			res.Drift = append(res.Drift, drifts...)
 			continue
 		}
 		changed = true

@@ -571,14 +571,14 @@ func decodeFilters(data []byte, d Dict) ([]byte, error) {
 func inflate(data []byte) ([]byte, error) {
 	zr, err := zlib.NewReader(bytes.NewReader(data))
 	if err != nil {
-		return nil, fmt.Errorf("%w: invalid Flate data: %v", errSyntax, err)
+		return nil, fmt.Errorf("%w: invalid Flate data: %w", errSyntax, err)
 	}
 	defer zr.Close()
 
 	var out bytes.Buffer
 	n, err := io.Copy(&out, io.LimitReader(zr, maxDecoded+1))
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return nil, fmt.Errorf("%w: invalid Flate data: %v", errSyntax, err)
+		return nil, fmt.Errorf("%w: invalid Flate data: %w", errSyntax, err)
 	}
 	if n > maxDecoded {
 		return nil, fmt.Errorf("%w: stream inflates past %d bytes", errSyntax, maxDecoded)

@@ -136,7 +136,7 @@ func FuzzValidate(f *testing.F) {
 		if win {
 			seps = `\/`
 		}
-		rest := path
+		var rest string
 		switch {
 		case hasDrive(path):
 			if !win {

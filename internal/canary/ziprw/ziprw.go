@@ -172,8 +172,8 @@ func (a *Archive) Write(w io.Writer, e Edit) error {
 				Comment:      f.Comment,
 				Method:       zip.Deflate,
 				Modified:     f.Modified,
-				ModifiedTime: f.ModifiedTime,
-				ModifiedDate: f.ModifiedDate,
+				ModifiedTime: f.ModifiedTime, //nolint:staticcheck // copied so untouched entries keep their exact MS-DOS time
+				ModifiedDate: f.ModifiedDate, //nolint:staticcheck // copied so untouched entries keep their exact MS-DOS time
 			}
 			if err := writeEntry(zw, fh, data); err != nil {
 				return err

@@ -34,12 +34,6 @@ const (
 	// KeystrokeHammingMax is the Hamming distance between keystroke
 	// centroids at which the keystroke score reaches 0.
 	KeystrokeHammingMax = 8
-
-	// keystrokeCandidateMax is the largest Hamming distance at which
-	// keystroke can still decide an edge on its own: with no handoff and
-	// no shared infrastructure, 0.4 + 0.1 + 0.6·k ≥ 1 needs k ≥ 5/6, that
-	// is a distance of at most 1.
-	keystrokeCandidateMax = 1
 )
 
 // handoffOut and handoffIn are the phases that end and start a handoff.
@@ -95,9 +89,9 @@ func Handoff(a, b *Features) float64 {
 }
 
 func handsOver(out, in *Features) bool {
-	small, large := out.Phases, in.Phases
-	if len(large) < len(small) {
-		small, large = large, small
+	small := out.Phases
+	if len(in.Phases) < len(small) {
+		small = in.Phases
 	}
 	for d := range small {
 		o, ok1 := out.Phases[d]

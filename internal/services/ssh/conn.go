@@ -76,10 +76,3 @@ func (c *meteredConn) kexState() (version string, k *KexInit, err error) {
 	defer c.mu.Unlock()
 	return c.kex.version, c.kex.kex, c.kex.err
 }
-
-// byteCount returns the bytes moved so far in both directions.
-func (c *meteredConn) byteCount() int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.bytes
-}

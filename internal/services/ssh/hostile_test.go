@@ -3,6 +3,7 @@ package ssh
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -150,7 +151,8 @@ func TestHostileShellInput(t *testing.T) {
 			}
 			// exit passes on the last command's status, so an ExitError is fine.
 			if err := sess.Wait(); err != nil {
-				if _, ok := err.(*gossh.ExitError); !ok {
+				var exit *gossh.ExitError
+				if !errors.As(err, &exit) {
 					t.Fatalf("wait: %v (output %q)", err, out.String())
 				}
 			}
@@ -184,7 +186,8 @@ func TestHostileExecInput(t *testing.T) {
 }
 
 func asExit(err error, target **gossh.ExitError) bool {
-	e, ok := err.(*gossh.ExitError)
+	var e *gossh.ExitError
+	ok := errors.As(err, &e)
 	if ok {
 		*target = e
 	}
