@@ -154,8 +154,10 @@ func BenchmarkIncrementalChange1000(b *testing.B) {
 }
 
 // seedAttackers inserts one attackers row per observation with the
-// columns and JSON shapes the ingester writes.
-func seedAttackers(b *testing.B, st *sqlstore.Store, obs []Observation, at time.Time) {
+// columns and JSON shapes the ingester writes. The rows' updated_at values
+// are spread evenly over the span that ends at at, as rows that arrived
+// over time would be.
+func seedAttackers(b *testing.B, st *sqlstore.Store, obs []Observation, at time.Time, span time.Duration) {
 	b.Helper()
 	ctx := context.Background()
 	tx, err := st.DB().BeginTx(ctx, nil)
@@ -168,8 +170,8 @@ func seedAttackers(b *testing.B, st *sqlstore.Store, obs []Observation, at time.
 	if err != nil {
 		b.Fatal(err)
 	}
-	ts := sqlstore.FormatTime(at)
 	for i, o := range obs {
+		ts := sqlstore.FormatTime(at.Add(-time.Duration(len(obs)-1-i) * (span / time.Duration(len(obs)))))
 		fps := map[string]string{}
 		hist := map[string][]string{}
 		if o.JA3 != "" {
@@ -217,7 +219,7 @@ func BenchmarkTickFromScratch(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		seedAttackers(b, st, obs, testT0)
+		seedAttackers(b, st, obs, testT0, 24*time.Hour)
 		c := New(st, Options{Now: clock.now})
 		b.StartTimer()
 
@@ -246,7 +248,7 @@ func BenchmarkTickIncremental1000(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	seedAttackers(b, st, pop.batch(n), testT0)
+	seedAttackers(b, st, pop.batch(n), testT0, 24*time.Hour)
 	c := New(st, Options{Now: clock.now})
 	if _, err := c.Tick(context.Background()); err != nil {
 		b.Fatal(err)
@@ -256,7 +258,7 @@ func BenchmarkTickIncremental1000(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		clock.advance(time.Minute)
-		seedAttackers(b, st, pop.batch(1000), clock.t)
+		seedAttackers(b, st, pop.batch(1000), clock.t, time.Minute)
 		b.StartTimer()
 		if _, err := c.Tick(context.Background()); err != nil {
 			b.Fatal(err)

@@ -31,7 +31,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
-	// NewUUID mints identity UUIDs; nil means random version 4 UUIDs.
+	// NewUUID mints identity UUIDs. nil means version 7 UUIDs: random, not
+	// derived from any fingerprint, and ordered by creation time, so that
+	// the smallest-UUID rule keeps the oldest identity when two merge and
+	// new rows land at the end of the primary key index.
 	NewUUID func() string
 	// Lookback is how far before the newest update already seen a tick
 	// reads again, to catch ingest transactions that committed after a
@@ -85,7 +88,7 @@ func New(st Store, opts Options) *Clusterer {
 		c.now = time.Now
 	}
 	if c.mint == nil {
-		c.mint = uuid.NewString
+		c.mint = func() string { return uuid.Must(uuid.NewV7()).String() }
 	}
 	if c.lookback <= 0 {
 		c.lookback = 10 * time.Second

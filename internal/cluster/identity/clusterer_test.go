@@ -221,7 +221,7 @@ func TestTickMergeAndUnmerge(t *testing.T) {
 	// JA3, so b's JA3 cannot veto the payload.
 	clock.advance(time.Minute)
 	ingestOne(t, st, source{ip: "127.1.0.2", ja3: "JB", payloads: []string{"p-shared"}})
-	bridge := ingestOne(t, st, source{ip: "127.1.0.3", hassh: "HA", payloads: []string{"p-shared"}})
+	bridge := ingestOne(t, st, source{ip: "127.1.0.3", hassh: "HA", payloads: []string{"p-shared"}, at: testT0.Add(time.Hour)})
 	res := tick(t, c)
 
 	winner, loser := min(ida, idb), max(ida, idb)

@@ -154,36 +154,56 @@ type component struct {
 	candidates []int32 // identities at home here, sorted by UUID
 }
 
+// homeStat counts one identity's observations in one component.
+type homeStat struct {
+	n     int
+	first time.Time // earliest first_seen among them
+}
+
+// better reports whether h makes a better home than o: more observations,
+// then the earlier first observation, which is where the identity started.
+func (h homeStat) better(o homeStat) bool {
+	if h.n != o.n {
+		return h.n > o.n
+	}
+	return h.first.Before(o.first)
+}
+
 // components lists the family's components, each with the identities whose
 // home it is. An identity's home is the component holding most of its
-// linked observations; a tie goes to the component whose smallest
-// observation ID sorts first.
+// linked observations. A tie goes to the component holding its earliest
+// observation, then to the component whose smallest observation ID sorts
+// first.
 func (c *Clusterer) components(f family) []component {
 	comps := make([]component, len(f.comps))
-	index := make(map[int32]int, len(f.comps))
-	counts := map[int32]map[int]int{}
+	stats := map[int32]map[int]homeStat{}
 	for i, r := range f.comps {
 		slots := c.idx.Members(nil, r)
 		slices.SortFunc(slots, func(a, b int32) int { return strings.Compare(c.idx.ID(a), c.idx.ID(b)) })
 		comps[i] = component{root: r, slots: slots}
-		index[r] = i
 		for _, s := range slots {
 			lit := c.members[s].literal
 			if lit < 0 {
 				continue
 			}
-			if counts[lit] == nil {
-				counts[lit] = map[int]int{}
+			if stats[lit] == nil {
+				stats[lit] = map[int]homeStat{}
 			}
-			counts[lit][i]++
+			st, seen := stats[lit][i]
+			st.n++
+			if first := c.members[s].firstSeen; !seen || first.Before(st.first) {
+				st.first = first
+			}
+			stats[lit][i] = st
 		}
 	}
 
 	for _, id := range f.idents {
-		best, bestCount := -1, 0
-		for i, n := range counts[id] {
-			if n > bestCount || (n == bestCount && c.idx.ID(comps[i].slots[0]) < c.idx.ID(comps[best].slots[0])) {
-				best, bestCount = i, n
+		best := -1
+		for i, st := range stats[id] {
+			if best < 0 || st.better(stats[id][best]) ||
+				(!stats[id][best].better(st) && c.idx.ID(comps[i].slots[0]) < c.idx.ID(comps[best].slots[0])) {
+				best = i
 			}
 		}
 		if best >= 0 {

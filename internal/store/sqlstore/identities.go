@@ -267,11 +267,15 @@ func (s *Store) ApplyIdentityChanges(ctx context.Context, c IdentityChanges) err
 		return fmt.Errorf("store: apply identity changes: %w", err)
 	}
 	defer conn.Close()
-	// Writes under foreign keys and triggers keep a statement journal. In
-	// memory it costs no file writes; the pragma only takes effect outside
-	// a transaction, so it is set on the connection first.
-	if _, err := conn.ExecContext(ctx, `PRAGMA temp_store = MEMORY`); err != nil {
-		return fmt.Errorf("store: apply identity changes: %w", err)
+	// Writes under foreign keys and triggers keep a statement journal, which
+	// in memory costs no file writes. A tick touches index pages all over
+	// attacker_identities and attackers, so a larger page cache saves
+	// rereading them. These pragmas only take effect outside a
+	// transaction, so they are set on the connection first.
+	for _, pragma := range []string{`PRAGMA temp_store = MEMORY`, `PRAGMA cache_size = -65536`} {
+		if _, err := conn.ExecContext(ctx, pragma); err != nil {
+			return fmt.Errorf("store: apply identity changes: %s: %w", pragma, err)
+		}
 	}
 
 	tx, err := conn.BeginTx(ctx, nil)

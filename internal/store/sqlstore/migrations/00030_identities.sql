@@ -31,12 +31,11 @@ CREATE TABLE attacker_identities (
     rollup_digest        TEXT NOT NULL DEFAULT '',
     notes                TEXT NOT NULL DEFAULT ''
 );
+-- Indexes serve the listings (newest update first), merge trees and
+-- campaign membership. Every index costs each clusterer write a B-tree
+-- insert, so columns nothing filters or sorts on are not indexed.
 CREATE INDEX attacker_identities_campaign ON attacker_identities (campaign_id);
-CREATE INDEX attacker_identities_first_seen ON attacker_identities (first_seen_at);
-CREATE INDEX attacker_identities_last_seen ON attacker_identities (last_seen_at);
-CREATE INDEX attacker_identities_created ON attacker_identities (created_at);
-CREATE INDEX attacker_identities_updated ON attacker_identities (updated_at);
-CREATE INDEX attacker_identities_kd ON attacker_identities (kd_digraph_simhash);
+CREATE INDEX attacker_identities_updated ON attacker_identities (merged_into_uuid, updated_at);
 CREATE INDEX attacker_identities_merged_into ON attacker_identities (merged_into_uuid);
 
 -- The clusterer reads attackers rows changed since its last tick.
