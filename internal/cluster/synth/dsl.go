@@ -18,15 +18,16 @@
 // .expected.yaml, holds the metric floors the scenario must meet (see
 // LoadFloors).
 //
-// # Extensions to the reference format
+// # Extensions
 //
-// Actors may carry identity: actors of one campaign with the same value are
-// one operator, so they share a truth identity (an operator who works in
-// sprints, or who changes roles). The noise block may carry stock_tools:
-// groups of unrelated bots that all present the same stock fingerprint.
-// ip_pool: tor gives every session its own source address, and
-// success_rate makes exploitation and persistence sessions fail at random so
-// that previous_success targeting stays on the last successful decky.
+// These keys go beyond the basic campaign format. Actors may carry
+// identity: actors of one campaign with the same value are one operator,
+// so they share a truth identity (an operator who works in sprints, or who
+// changes roles). The noise block may carry stock_tools: groups of
+// unrelated bots that all present the same stock fingerprint. ip_pool: tor
+// gives every session its own source address, and success_rate makes
+// exploitation and persistence sessions fail at random so that
+// previous_success targeting stays on the last successful decky.
 package synth
 
 import (

@@ -90,9 +90,9 @@ func join(path, key string) string {
 
 func index(path string, i int) string { return fmt.Sprintf("%s[%d]", path, i) }
 
-// mapping decodes n as a mapping. Keys outside known produce a warning: the
-// reference format carries documentation-only keys, so an unknown key is
-// reported but not rejected.
+// mapping decodes n as a mapping. Keys outside known produce a warning:
+// scenario files in circulation carry documentation-only keys, so an
+// unknown key is reported but not rejected.
 func (d *decoder) mapping(n *yaml.Node, path string, known ...string) (*fields, error) {
 	n = resolve(n)
 	if n == nil || n.Kind != yaml.MappingNode {
