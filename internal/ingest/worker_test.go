@@ -31,12 +31,20 @@ func openStore(t testing.TB) *sqlstore.Store {
 
 func emit(t testing.TB, b *bus.Bus, from, to int) {
 	t.Helper()
+	emitFrom(t, b, from, to, 1750)
+}
+
+// emitFrom publishes command events numbered from..to-1, spread over the
+// given number of source addresses.
+func emitFrom(t testing.TB, b *bus.Bus, from, to, sources int) {
+	t.Helper()
 	sink := b.EventSink()
 	for i := from; i < to; i++ {
+		src := i % sources
 		sink.Emit(services.Event{
 			ID: fmt.Sprintf("ev-%06d", i), Time: time.Date(2026, 1, 1, 0, 0, 0, i, time.UTC),
 			Decky: "decky-01", Service: "ssh", Kind: services.KindCommand,
-			SrcIP: fmt.Sprintf("127.0.%d.%d", i%7, i%250+1), SrcPort: 40000 + i%1000,
+			SrcIP: fmt.Sprintf("127.0.%d.%d", src/250, src%250+1), SrcPort: 40000 + i%1000,
 			Fields: map[string]string{services.FieldCommand: fmt.Sprintf("echo %d", i)},
 		})
 	}
@@ -132,13 +140,21 @@ func TestWorkerSkipsInvalidMessages(t *testing.T) {
 }
 
 // BenchmarkIngest measures events per second from the bus into SQLite: the
-// events are published first, then one ingester drains the stream.
+// events are published first, then one ingester drains the stream. The
+// number of source addresses sets how many attacker rows each batch
+// rewrites: a brute force comes from few addresses, a scan from many.
 func BenchmarkIngest(b *testing.B) {
+	for _, sources := range []int{50, 1750} {
+		b.Run(fmt.Sprintf("sources=%d", sources), func(b *testing.B) { benchmarkIngest(b, sources) })
+	}
+}
+
+func benchmarkIngest(b *testing.B, sources int) {
 	srv := bustest.Start(b)
 	bb := bustest.ConnectInProcess(b, srv, "bench")
 	st := openStore(b)
 
-	emit(b, bb, 0, b.N)
+	emitFrom(b, bb, 0, b.N, sources)
 	b.ResetTimer()
 
 	ctx, cancel := context.WithCancel(context.Background())

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -82,20 +83,21 @@ func (s *Store) IngestBatch(ctx context.Context, batch []Observation) (IngestRes
 	var order []string
 	var creds []*Observation
 
+	inserted, err := insertLogs(ctx, tx, st, batch, nowText)
+	if err != nil {
+		return res, err
+	}
+
 	for i := range batch {
 		o := &batch[i]
 		e := o.Event
-		if e.Fields == nil {
-			e.Fields = map[string]string{}
-		}
-		r, err := st.insertLog.ExecContext(ctx, e.ID, FormatTime(e.Time), e.Decky, e.Service, e.Kind, e.SrcIP, e.SrcPort, e.Session, mustJSON(e.Fields), nowText)
-		if err != nil {
-			return res, fmt.Errorf("store: ingest event %s: %w", e.ID, err)
-		}
-		if n, _ := r.RowsAffected(); n == 0 {
+		// A redelivered event, or the second copy of one inside this
+		// batch, was not inserted and changes nothing else.
+		if !inserted[e.ID] {
 			res.Duplicates++
 			continue
 		}
+		delete(inserted, e.ID)
 		res.Inserted++
 		if e.SrcIP == "" {
 			continue
@@ -138,10 +140,72 @@ func (s *Store) IngestBatch(ctx context.Context, batch []Observation) (IngestRes
 	return res, nil
 }
 
+// logChunk is how many log rows one INSERT statement carries. Fewer, larger
+// statements cut the per-statement cost that dominates small writes, and
+// 64 rows of 10 columns stay far below SQLite's limit of 32766 parameters.
+const logChunk = 64
+
+const logInsertColumns = `INSERT INTO logs (event_id, time, decky, service, kind, src_ip, src_port, session, fields, created_at) VALUES `
+
+// insertLogs writes the log rows of a batch and returns the ids that were
+// new. RETURNING reports only the rows the conflict clause let through.
+func insertLogs(ctx context.Context, tx *sql.Tx, st *ingestStmts, batch []Observation, nowText string) (map[string]bool, error) {
+	inserted := make(map[string]bool, len(batch))
+	args := make([]any, 0, logChunk*10)
+	for start := 0; start < len(batch); start += logChunk {
+		chunk := batch[start:min(start+logChunk, len(batch))]
+		args = args[:0]
+		for i := range chunk {
+			e := &chunk[i].Event
+			fields := e.Fields
+			if fields == nil {
+				fields = map[string]string{}
+			}
+			args = append(args, e.ID, FormatTime(e.Time), e.Decky, e.Service, e.Kind, e.SrcIP, e.SrcPort, e.Session, mustJSON(fields), nowText)
+		}
+
+		var rows *sql.Rows
+		var err error
+		if len(chunk) == logChunk {
+			rows, err = st.insertLogs.QueryContext(ctx, args...)
+		} else {
+			rows, err = tx.QueryContext(ctx, logInsertSQL(len(chunk)), args...)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: ingest logs: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store: ingest logs: %w", err)
+			}
+			inserted[id] = true
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("store: ingest logs: %w", err)
+		}
+	}
+	return inserted, nil
+}
+
+func logInsertSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(logInsertColumns)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	}
+	b.WriteString(" ON CONFLICT (event_id) DO NOTHING RETURNING event_id")
+	return b.String()
+}
+
 // ingestStmts are the statements of one ingest transaction, prepared once
 // per batch: SQLite's parser otherwise dominates the cost of small writes.
 type ingestStmts struct {
-	insertLog, loadAttacker, writeAttacker, touch, credential *sql.Stmt
+	insertLogs, loadAttacker, writeAttacker, touch, credential *sql.Stmt
 }
 
 func prepareIngest(ctx context.Context, tx *sql.Tx) (*ingestStmts, error) {
@@ -150,8 +214,7 @@ func prepareIngest(ctx context.Context, tx *sql.Tx) (*ingestStmts, error) {
 		dst **sql.Stmt
 		q   string
 	}{
-		{&st.insertLog, `INSERT INTO logs (event_id, time, decky, service, kind, src_ip, src_port, session, fields, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`},
+		{&st.insertLogs, logInsertSQL(logChunk)},
 		{&st.loadAttacker, `SELECT ` + attackerColumns + ` FROM attackers WHERE ip = ?`},
 		{&st.writeAttacker, writeAttackerSQL},
 		{&st.touch, `INSERT INTO attacker_deckies (attacker_uuid, decky, service) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`},
@@ -168,7 +231,7 @@ func prepareIngest(ctx context.Context, tx *sql.Tx) (*ingestStmts, error) {
 }
 
 func (st *ingestStmts) close() {
-	for _, s := range []*sql.Stmt{st.insertLog, st.loadAttacker, st.writeAttacker, st.touch, st.credential} {
+	for _, s := range []*sql.Stmt{st.insertLogs, st.loadAttacker, st.writeAttacker, st.touch, st.credential} {
 		if s != nil {
 			s.Close()
 		}

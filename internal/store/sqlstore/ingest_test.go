@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -148,5 +149,26 @@ func TestListAttackersFilters(t *testing.T) {
 				t.Errorf("total = %d, want %d", total, len(tt.want))
 			}
 		})
+	}
+}
+
+func TestIngestBatchSkipsCopyInsideBatch(t *testing.T) {
+	s := openTestStore(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	var batch []Observation
+	for i := 0; i < 150; i++ { // more than two INSERT chunks
+		batch = append(batch, Observation{Event: ev(fmt.Sprint("id-", i%100), "127.0.0.8", "decky-01", "ssh", services.KindConnect, t0, nil)})
+	}
+	res, err := s.IngestBatch(ctx, batch)
+	if err != nil {
+		t.Fatalf("IngestBatch: %v", err)
+	}
+	if res.Inserted != 100 || res.Duplicates != 50 {
+		t.Errorf("IngestBatch = %d inserted, %d duplicates; want 100, 50", res.Inserted, res.Duplicates)
+	}
+	a, err := s.GetAttacker(ctx, "127.0.0.8")
+	if err != nil || a.EventCount != 100 {
+		t.Errorf("attacker event count = %d (%v), want 100", a.EventCount, err)
 	}
 }
