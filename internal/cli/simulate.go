@@ -42,25 +42,33 @@ func newSimulateCmd(g *globals) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "simulate FILE...",
-		Short: "Score identity clustering on synthetic attack scenarios",
+		Short: "Score identity and campaign clustering on synthetic attack scenarios",
 		Long: `Generate the truth-labelled corpus of each scenario file for seeds 0 to
 --seeds minus 1, cluster it with the identity layer and print the adjusted
 Rand index, homogeneity, completeness and singleton recall against the truth.
+With --level campaign the corpus runs through both layers (observations to
+identities to campaigns) and is scored against the true campaigns; --level
+both prints the identity and the campaign scores. Floor files
+(*.expected.yaml) given as FILE are skipped, so a shell glob over a
+scenario folder works.
 
 Each scenario is checked against its floors: the file given with --expected,
 or else FILE's sibling with the suffix .expected.yaml when it exists. The
 command exits non-zero when any score is below its floor.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
-			lvl, err := synth.ParseLevel(level)
-			if err != nil {
-				return fmt.Errorf("invalid --level: %w", err)
-			}
-			if lvl == synth.LevelCampaign {
-				return errors.New("invalid --level campaign: only the identity layer is built into this command; use identity or actor")
-			}
 			if seeds < 1 || seeds > 10_000 {
 				return fmt.Errorf("invalid --seeds %d: use a number from 1 to 10000", seeds)
+			}
+			files = scenarioFiles(files)
+			if level == "campaign" || level == "both" {
+				// The campaign level runs the chained pipeline: observations
+				// to identities to campaigns.
+				return runCampaignLevel(g, files, expected, seeds, jsonOut, level == "both")
+			}
+			lvl, err := synth.ParseLevel(level)
+			if err != nil {
+				return fmt.Errorf("invalid --level: %w (use identity, actor, campaign or both)", err)
 			}
 
 			var runs []simulateRun
@@ -96,7 +104,7 @@ command exits non-zero when any score is below its floor.`,
 	}
 	cmd.Flags().StringVar(&expected, "expected", "", "floors file to check every scenario against (default: each FILE's .expected.yaml sibling)")
 	cmd.Flags().IntVar(&seeds, "seeds", 1, "number of seeds to run, from 0 upwards")
-	cmd.Flags().StringVar(&level, "level", string(synth.LevelIdentity), "truth level to score against: identity or actor")
+	cmd.Flags().StringVar(&level, "level", string(synth.LevelIdentity), "truth level to score against: identity, actor, campaign (chained pipeline) or both (identity and campaign)")
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print JSON instead of a table")
 	return cmd
 }
@@ -194,4 +202,16 @@ func printSimulateTable(g *globals, runs []simulateRun) error {
 			m.ARI, m.Homogeneity, m.Completeness, m.SingletonRecall, verdict)
 	}
 	return tw.Flush()
+}
+
+// scenarioFiles drops floor files from a list of scenario files, so that
+// `decnet simulate dir/*.yaml` does not read floors as scenarios.
+func scenarioFiles(files []string) []string {
+	out := files[:0:0]
+	for _, f := range files {
+		if !strings.HasSuffix(f, ".expected.yaml") {
+			out = append(out, f)
+		}
+	}
+	return out
 }
