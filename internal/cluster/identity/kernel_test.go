@@ -45,8 +45,7 @@ func naiveComponents(in []Observation, p Params) map[string]string {
 	for i := range parent {
 		parent[i] = i
 	}
-	var find func(int) int
-	find = func(i int) int {
+	find := func(i int) int {
 		for parent[i] != i {
 			i = parent[i]
 		}

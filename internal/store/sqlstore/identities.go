@@ -19,17 +19,6 @@ import (
 // one hop long unless the data was written by something else.
 const MaxMergeHops = 8
 
-// Fingerprint kinds that have their own attacker_identities column. Every
-// kind, these included, is also kept in the fingerprints column.
-var identityFingerprintColumns = map[string]string{
-	store.FPJA3:       "ja3_hashes",
-	store.FPHASSH:     "hassh_hashes",
-	"ja4h":            "ja4h_hashes",
-	"ja4_quic":        "ja4_quic_hashes",
-	"http_version":    "http_versions_seen",
-	"tls_cert_sha256": "tls_cert_sha256",
-}
-
 // Identity is one row of attacker_identities: a group of observations that
 // come from the same operator. The list fields are rollups over the
 // observations of the identity and of every identity merged into it.
