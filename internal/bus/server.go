@@ -186,12 +186,9 @@ type slogAdapter struct {
 // banner, and StartServer logs the facts that matter at info level.
 func (a *slogAdapter) Noticef(format string, v ...any) { a.l.Debug(fmt.Sprintf(format, v...)) }
 
-// The NATS server formats its own lines, so the adapter cannot pass
-// constant messages.
-
-func (a *slogAdapter) Warnf(format string, v ...any)  { a.l.Warn(fmt.Sprintf(format, v...)) }  //nolint:sloglint // formatted by nats-server
-func (a *slogAdapter) Errorf(format string, v ...any) { a.l.Error(fmt.Sprintf(format, v...)) } //nolint:sloglint // formatted by nats-server
-func (a *slogAdapter) Debugf(format string, v ...any) { a.l.Debug(fmt.Sprintf(format, v...)) } //nolint:sloglint // formatted by nats-server
+func (a *slogAdapter) Warnf(format string, v ...any)  { a.l.Warn(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Errorf(format string, v ...any) { a.l.Error(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Debugf(format string, v ...any) { a.l.Debug(fmt.Sprintf(format, v...)) }
 func (a *slogAdapter) Tracef(format string, v ...any) { a.l.Debug(fmt.Sprintf(format, v...)) }
 
 // Fatalf logs at error level. The server calls it for conditions it then

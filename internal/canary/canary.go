@@ -19,8 +19,8 @@ import (
 	"github.com/decnet/decnet/internal/canary/slug"
 )
 
-// Context, Artifact and the other types below are shared with the
-// subpackages, which define them.
+// Context is the token context generators and instrumenters share. It and
+// the other aliases below are defined in the artifact subpackage.
 type (
 	Context  = artifact.Context
 	Artifact = artifact.Artifact

@@ -49,7 +49,7 @@ func LoadState(path string) (State, error) {
 
 	var st State
 	if err := json.Unmarshal(data, &st); err != nil {
-		return State{}, fmt.Errorf("fleet: state file %s is corrupt (%v): restore it or remove it and redeploy", path, err)
+		return State{}, fmt.Errorf("fleet: state file %s is corrupt (restore it or remove it and redeploy): %w", path, err)
 	}
 	if st.Version != stateVersion {
 		return State{}, fmt.Errorf("fleet: state file %s has version %d, this decnet reads %d", path, st.Version, stateVersion)

@@ -44,7 +44,7 @@ func DecodeEvent(data []byte, fallbackID string, now time.Time) (services.Event,
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&e); err != nil {
-		return e, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
+		return e, fmt.Errorf("%w: %w", ErrInvalidEvent, err)
 	}
 
 	if e.Decky == "" || e.Service == "" || e.Kind == "" {

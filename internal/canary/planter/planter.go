@@ -292,7 +292,7 @@ func (p *Planter) placement(d decky.Decky, a canary.Artifact, requested string) 
 		path = HomePath(d, a.Path)
 	}
 	if err := canary.ValidatePlacement(path, persona); err != nil {
-		return "", fmt.Errorf("placement_path: %v: %w", err, ErrInvalidRequest)
+		return "", fmt.Errorf("placement_path: %w: %w", err, ErrInvalidRequest)
 	}
 	return path, nil
 }
