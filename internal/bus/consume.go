@@ -145,7 +145,10 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumeConfig, handler BatchHandl
 	if err != nil {
 		return fmt.Errorf("bus: consumer %s: start pulling: %w", cfg.Durable, err)
 	}
-	defer it.Stop()
+	// Messages the client already pulled but never handed to the handler
+	// would wait out AckWait before another reader gets them; give them
+	// back at once so a restarted consumer picks them up immediately.
+	defer returnBuffered(it)
 
 	logger := b.logger.With("stream", cfg.Stream, "consumer", cfg.Durable)
 	for {
@@ -167,11 +170,26 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumeConfig, handler BatchHandl
 			}
 			continue
 		}
-		last := batch[len(batch)-1]
-		if err := last.jsMsg.Ack(); err != nil {
-			logger.Warn("ack failed, the batch will be redelivered", "err", err, "seq", last.Seq, "messages", len(batch))
+		for _, m := range batch {
+			if err := m.jsMsg.Ack(); err != nil {
+				logger.Warn("ack failed, message will be redelivered", "err", err, "seq", m.Seq)
+			}
 		}
 	}
+}
+
+// returnBuffered stops pulling and negatively acknowledges every message
+// still in the client's buffer, so the server redelivers them without delay.
+func returnBuffered(it jetstream.MessagesContext) {
+	it.Drain()
+	for {
+		m, err := it.Next(jetstream.NextMaxWait(100 * time.Millisecond))
+		if err != nil {
+			break
+		}
+		_ = m.Nak()
+	}
+	it.Stop()
 }
 
 // nextBatch blocks for the first message, then collects more until the
