@@ -19,14 +19,19 @@ import (
 	"github.com/decnet/decnet/internal/canary/slug"
 )
 
-// Context is the token context generators and instrumenters share. It and
-// the other aliases below are defined in the artifact subpackage.
+// The aliases below are defined in the artifact subpackage and shared with
+// the generators and instrumenters.
 type (
-	Context  = artifact.Context
+	// Context is what a generator or instrumenter needs to know about a token.
+	Context = artifact.Context
+	// Artifact is the file a generator or instrumenter produced.
 	Artifact = artifact.Artifact
-	Notes    = artifact.Notes
-	Persona  = artifact.Persona
-	Kind     = artifact.Kind
+	// Notes tell the operator what an artifact is and what trips it.
+	Notes = artifact.Notes
+	// Persona is the operating-system family the artifact is shaped for.
+	Persona = artifact.Persona
+	// Kind is how a token calls back: http, dns or aws_passive.
+	Kind = artifact.Kind
 )
 
 // Personas and kinds.

@@ -354,7 +354,7 @@ func (d *Deployer) progress(name, msg string) {
 	if d.Progress != nil {
 		d.Progress(name, msg)
 	}
-	d.logger().Info(msg, "decky", name)
+	d.logger().Info("fleet step", "decky", name, "step", msg)
 }
 
 func (d *Deployer) logger() *slog.Logger {

@@ -314,7 +314,7 @@ func (s *Store) CreateCanaryToken(ctx context.Context, t CanaryToken) (CanaryTok
 		nullString(t.FingerprintNonce))
 	if err != nil {
 		if strings.Contains(err.Error(), "UNIQUE") {
-			return CanaryToken{}, false, fmt.Errorf("canary token %s: %v: %w", t.UUID, err, errConflict)
+			return CanaryToken{}, false, fmt.Errorf("canary token %s: %w: %w", t.UUID, err, errConflict)
 		}
 		return CanaryToken{}, false, fmt.Errorf("store: create canary token %s: %w", t.UUID, err)
 	}
