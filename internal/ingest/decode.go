@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/decnet/decnet/internal/bus"
 	"github.com/decnet/decnet/internal/services"
 )
 
@@ -46,7 +47,35 @@ func DecodeEvent(data []byte, fallbackID string, now time.Time) (services.Event,
 	if err := dec.Decode(&e); err != nil {
 		return e, fmt.Errorf("%w: %w", ErrInvalidEvent, err)
 	}
+	return sanitize(e, fallbackID, data, now)
+}
 
+// DecodeEnvelopeEvent parses a bus envelope that carries a service event in
+// one pass, instead of decoding the envelope and then its payload, and
+// makes the event safe to store as DecodeEvent does. The envelope id is the
+// fallback id.
+func DecodeEnvelopeEvent(data []byte, now time.Time) (services.Event, error) {
+	var env struct {
+		SchemaVersion int            `json:"schema_version"`
+		ID            string         `json:"id"`
+		Payload       services.Event `json:"payload"`
+	}
+	if len(data) > MaxEventBytes {
+		return env.Payload, fmt.Errorf("%w: %d bytes, the limit is %d", ErrInvalidEvent, len(data), MaxEventBytes)
+	}
+	if err := json.Unmarshal(data, &env); err != nil {
+		return env.Payload, fmt.Errorf("%w: %w", ErrInvalidEvent, err)
+	}
+	if env.SchemaVersion != bus.SchemaVersion {
+		return env.Payload, fmt.Errorf("%w: envelope schema_version %d, this build reads %d", ErrInvalidEvent, env.SchemaVersion, bus.SchemaVersion)
+	}
+	return sanitize(env.Payload, env.ID, data, now)
+}
+
+// sanitize applies the caps and escapes of DecodeEvent to a decoded event.
+// raw is the message the event came from, hashed for an id when neither the
+// event nor fallbackID has one.
+func sanitize(e services.Event, fallbackID string, raw []byte, now time.Time) (services.Event, error) {
 	if e.Decky == "" || e.Service == "" || e.Kind == "" {
 		return e, fmt.Errorf("%w: decky, service and kind are required", ErrInvalidEvent)
 	}
@@ -89,7 +118,7 @@ func DecodeEvent(data []byte, fallbackID string, now time.Time) (services.Event,
 		e.ID = fallbackID
 	}
 	if e.ID == "" {
-		sum := sha256.Sum256(data)
+		sum := sha256.Sum256(raw)
 		e.ID = "sha256:" + hex.EncodeToString(sum[:16])
 	}
 	e.ID = clean(e.ID, maxNameBytes)

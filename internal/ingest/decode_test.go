@@ -195,3 +195,33 @@ func FuzzExtractC2(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeEnvelopeEvent(f *testing.F) {
+	f.Add([]byte(`{"schema_version":1,"id":"e1","subject":"log.d.ssh","type":"service.event","payload":{"decky":"d","service":"ssh","kind":"command","src_ip":"127.0.0.1","fields":{"command":"id"}}}`))
+	f.Add([]byte(`{"schema_version":2,"payload":{}}`))
+	f.Add([]byte(`{"schema_version":1,"payload":{"decky":"\u0000","service":"s","kind":"k","src_ip":"::ffff:1.2.3.4"}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := DecodeEnvelopeEvent(data, now)
+		if err != nil {
+			return
+		}
+		if e.ID == "" || e.Decky == "" || !utf8.ValidString(e.Decky) {
+			t.Fatalf("event not normalised: %+v", e)
+		}
+		for k, v := range e.Fields {
+			if !utf8.ValidString(k) || !utf8.ValidString(v) || len(v) > services.MaxFieldBytes {
+				t.Fatalf("field %q=%.40q not cleaned", k, v)
+			}
+		}
+	})
+}
+
+func TestDecodeEnvelopeEventUsesEnvelopeID(t *testing.T) {
+	e, err := DecodeEnvelopeEvent([]byte(`{"schema_version":1,"id":"env-7","payload":{"decky":"d","service":"ssh","kind":"connect"}}`), now)
+	if err != nil || e.ID != "env-7" {
+		t.Errorf("DecodeEnvelopeEvent = %+v, %v; want id env-7", e, err)
+	}
+	if _, err := DecodeEnvelopeEvent([]byte(`{"schema_version":9,"payload":{"decky":"d","service":"ssh","kind":"connect"}}`), now); !errors.Is(err, ErrInvalidEvent) {
+		t.Errorf("unknown schema version: %v, want ErrInvalidEvent", err)
+	}
+}

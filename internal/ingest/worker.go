@@ -104,12 +104,7 @@ func (w *Worker) handle(ctx context.Context, msgs []bus.Msg) error {
 	now := w.now()
 	obs := make([]sqlstore.Observation, 0, len(msgs))
 	for _, m := range msgs {
-		env, err := m.Envelope()
-		if err != nil {
-			w.reject(m.Subject, err)
-			continue
-		}
-		e, err := DecodeEvent(env.Payload, env.ID, now)
+		e, err := DecodeEnvelopeEvent(m.Data, now)
 		if err != nil {
 			w.reject(m.Subject, err)
 			continue

@@ -7,8 +7,10 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/google/uuid"
 
@@ -105,7 +107,7 @@ func (s *Store) IngestBatch(ctx context.Context, batch []Observation) (IngestRes
 
 		a, ok := attackers[e.SrcIP]
 		if !ok {
-			a, err = loadAttackerForUpdate(ctx, st, e.SrcIP)
+			a, err = s.loadAttacker(ctx, st, e.SrcIP)
 			if err != nil {
 				return res, err
 			}
@@ -136,6 +138,9 @@ func (s *Store) IngestBatch(ctx context.Context, batch []Observation) (IngestRes
 
 	if err := tx.Commit(); err != nil {
 		return res, fmt.Errorf("store: ingest: commit: %w", err)
+	}
+	for _, ip := range order {
+		s.attackerCache.put(attackers[ip])
 	}
 	return res, nil
 }
@@ -205,7 +210,7 @@ func logInsertSQL(n int) string {
 // ingestStmts are the statements of one ingest transaction, prepared once
 // per batch: SQLite's parser otherwise dominates the cost of small writes.
 type ingestStmts struct {
-	insertLogs, loadAttacker, writeAttacker, touch, credential *sql.Stmt
+	insertLogs, loadAttacker, attackerStamp, writeAttacker, touch, credential *sql.Stmt
 }
 
 func prepareIngest(ctx context.Context, tx *sql.Tx) (*ingestStmts, error) {
@@ -216,6 +221,7 @@ func prepareIngest(ctx context.Context, tx *sql.Tx) (*ingestStmts, error) {
 	}{
 		{&st.insertLogs, logInsertSQL(logChunk)},
 		{&st.loadAttacker, `SELECT ` + attackerColumns + ` FROM attackers WHERE ip = ?`},
+		{&st.attackerStamp, `SELECT updated_at FROM attackers WHERE ip = ?`},
 		{&st.writeAttacker, writeAttackerSQL},
 		{&st.touch, `INSERT INTO attacker_deckies (attacker_uuid, decky, service) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`},
 		{&st.credential, upsertCredentialSQL},
@@ -231,7 +237,7 @@ func prepareIngest(ctx context.Context, tx *sql.Tx) (*ingestStmts, error) {
 }
 
 func (st *ingestStmts) close() {
-	for _, s := range []*sql.Stmt{st.insertLogs, st.loadAttacker, st.writeAttacker, st.touch, st.credential} {
+	for _, s := range []*sql.Stmt{st.insertLogs, st.loadAttacker, st.attackerStamp, st.writeAttacker, st.touch, st.credential} {
 		if s != nil {
 			s.Close()
 		}
@@ -386,4 +392,71 @@ func cut(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// maxCachedAttackers bounds the attacker cache; past it, an arbitrary entry
+// makes room.
+const maxCachedAttackers = 20000
+
+// attackerCache holds copies of attacker rows as this store last wrote
+// them. An entry is used only while the row's updated_at still equals the
+// cached one, so a row another process changed is read again.
+type attackerCache struct {
+	mu   sync.Mutex
+	rows map[string]*store.Attacker
+}
+
+func (c *attackerCache) get(ip string) (*store.Attacker, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	a, ok := c.rows[ip]
+	return a, ok
+}
+
+func (c *attackerCache) put(a *store.Attacker) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rows == nil {
+		c.rows = map[string]*store.Attacker{}
+	}
+	if _, ok := c.rows[a.IP]; !ok && len(c.rows) >= maxCachedAttackers {
+		for k := range c.rows {
+			delete(c.rows, k)
+			break
+		}
+	}
+	c.rows[a.IP] = cloneAttacker(a)
+}
+
+// loadAttacker returns the attacker row of ip for this batch to change: a
+// copy of the cached row when the stored updated_at matches it, else the
+// row read and decoded from the database, else a new row.
+func (s *Store) loadAttacker(ctx context.Context, st *ingestStmts, ip string) (*store.Attacker, error) {
+	if cached, ok := s.attackerCache.get(ip); ok {
+		var stamp string
+		err := st.attackerStamp.QueryRowContext(ctx, ip).Scan(&stamp)
+		if err == nil && stamp == FormatTime(cached.UpdatedAt) {
+			return cloneAttacker(cached), nil
+		}
+		if err != nil && err != sql.ErrNoRows {
+			return nil, fmt.Errorf("store: check attacker %s: %w", ip, err)
+		}
+	}
+	return loadAttackerForUpdate(ctx, st, ip)
+}
+
+func cloneAttacker(a *store.Attacker) *store.Attacker {
+	c := *a
+	c.Deckies = slices.Clone(a.Deckies)
+	c.Services = slices.Clone(a.Services)
+	c.Commands = slices.Clone(a.Commands)
+	c.PayloadHashes = slices.Clone(a.PayloadHashes)
+	c.C2Endpoints = slices.Clone(a.C2Endpoints)
+	c.Fingerprints = maps.Clone(a.Fingerprints)
+	c.FingerprintHistory = make(map[string][]string, len(a.FingerprintHistory))
+	for k, v := range a.FingerprintHistory {
+		c.FingerprintHistory[k] = slices.Clone(v)
+	}
+	c.Touched = nil
+	return &c
 }

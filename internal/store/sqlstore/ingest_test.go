@@ -172,3 +172,39 @@ func TestIngestBatchSkipsCopyInsideBatch(t *testing.T) {
 		t.Errorf("attacker event count = %d (%v), want 100", a.EventCount, err)
 	}
 }
+
+func TestIngestRereadsAttackerChangedElsewhere(t *testing.T) {
+	s := openTestStore(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	cmd := func(id, c string) Observation {
+		return Observation{Event: ev(id, "127.0.0.6", "decky-01", "ssh", services.KindCommand, t0, nil), Command: c}
+	}
+	if _, err := s.IngestBatch(ctx, []Observation{cmd("a", "id")}); err != nil {
+		t.Fatal(err)
+	}
+	// Another writer rewrites the row; the cached copy must not win.
+	if _, err := s.DB().ExecContext(ctx, `UPDATE attackers SET commands = '["whoami"]', updated_at = ? WHERE ip = '127.0.0.6'`,
+		FormatTime(t0.Add(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.IngestBatch(ctx, []Observation{cmd("b", "uname -a")}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.GetAttacker(ctx, "127.0.0.6")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"whoami", "uname -a"}, a.Commands); diff != "" {
+		t.Errorf("commands (-want +got):\n%s", diff)
+	}
+
+	// Unchanged rows come from the cache and still accumulate.
+	if _, err := s.IngestBatch(ctx, []Observation{cmd("c", "ls")}); err != nil {
+		t.Fatal(err)
+	}
+	a, _ = s.GetAttacker(ctx, "127.0.0.6")
+	if diff := cmp.Diff([]string{"whoami", "uname -a", "ls"}, a.Commands); diff != "" {
+		t.Errorf("commands after a cached batch (-want +got):\n%s", diff)
+	}
+}

@@ -32,6 +32,10 @@ type Store struct {
 	db  *sql.DB
 	log *slog.Logger
 	now func() time.Time
+
+	// attackerCache keeps attacker rows the ingester wrote, so a batch
+	// does not decode their lists again. See cachedAttacker.
+	attackerCache attackerCache
 }
 
 // Options tunes Open. The zero value is usable.
