@@ -62,15 +62,7 @@ func newCanaryListCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			log, err := g.logger()
-			if err != nil {
-				return err
-			}
-			cfg, err := df.loadConfig()
-			if err != nil {
-				return err
-			}
-			st, err := openStore(ctx, cfg, log)
+			_, st, err := df.openRead(ctx, g)
 			if err != nil {
 				return err
 			}
@@ -159,15 +151,7 @@ func newCanaryTriggersCmd(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			log, err := g.logger()
-			if err != nil {
-				return err
-			}
-			cfg, err := df.loadConfig()
-			if err != nil {
-				return err
-			}
-			st, err := openStore(ctx, cfg, log)
+			_, st, err := df.openRead(ctx, g)
 			if err != nil {
 				return err
 			}

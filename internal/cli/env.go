@@ -46,6 +46,25 @@ func (f *dataFlags) loadConfig() (config.Config, error) {
 	return cfg, cfg.Validate()
 }
 
+// openRead prepares a read-only command: it builds the logger, loads the
+// configuration, refuses a data directory without a database (instead of
+// creating an empty one) and opens the store, which the caller closes.
+func (f *dataFlags) openRead(ctx context.Context, g *globals) (config.Config, *sqlstore.Store, error) {
+	log, err := g.logger()
+	if err != nil {
+		return config.Config{}, nil, err
+	}
+	cfg, err := f.loadConfig()
+	if err != nil {
+		return cfg, nil, err
+	}
+	if err := requireDataDir(cfg); err != nil {
+		return cfg, nil, err
+	}
+	st, err := openStore(ctx, cfg, log)
+	return cfg, st, err
+}
+
 func statePath(cfg config.Config) string {
 	return filepath.Join(cfg.DataDir, fleet.StateFileName)
 }

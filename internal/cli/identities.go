@@ -39,15 +39,7 @@ clusterer attributes to one operator.`,
 			if offset < 0 {
 				return fmt.Errorf("invalid --offset %d: use 0 or more", offset)
 			}
-			log, err := g.logger()
-			if err != nil {
-				return err
-			}
-			cfg, err := df.loadConfig()
-			if err != nil {
-				return err
-			}
-			st, err := openStore(cmd.Context(), cfg, log)
+			_, st, err := df.openRead(cmd.Context(), g)
 			if err != nil {
 				return err
 			}

@@ -52,21 +52,10 @@ func newAttackersCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			log, err := g.logger()
-			if err != nil {
-				return err
-			}
-			cfg, err := df.loadConfig()
-			if err != nil {
-				return err
-			}
 			if err := checkLimit(limit); err != nil {
 				return err
 			}
-			if err := requireDataDir(cfg); err != nil {
-				return err
-			}
-			st, err := openStore(ctx, cfg, log)
+			_, st, err := df.openRead(ctx, g)
 			if err != nil {
 				return err
 			}
@@ -132,21 +121,10 @@ func newCredentialsCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			log, err := g.logger()
-			if err != nil {
-				return err
-			}
-			cfg, err := df.loadConfig()
-			if err != nil {
-				return err
-			}
 			if err := checkLimit(limit); err != nil {
 				return err
 			}
-			if err := requireDataDir(cfg); err != nil {
-				return err
-			}
-			st, err := openStore(ctx, cfg, log)
+			_, st, err := df.openRead(ctx, g)
 			if err != nil {
 				return err
 			}
@@ -188,21 +166,10 @@ func newLogsCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			log, err := g.logger()
-			if err != nil {
-				return err
-			}
-			cfg, err := df.loadConfig()
-			if err != nil {
-				return err
-			}
 			if err := checkLimit(limit); err != nil {
 				return err
 			}
-			if err := requireDataDir(cfg); err != nil {
-				return err
-			}
-			st, err := openStore(ctx, cfg, log)
+			_, st, err := df.openRead(ctx, g)
 			if err != nil {
 				return err
 			}
