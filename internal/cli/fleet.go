@@ -218,7 +218,15 @@ otherwise the next ` + "`decnet up`" + ` does.`,
 				if _, err := dep.Deploy(ctx, deckies, fleet.DeployOptions{}); err != nil {
 					return err
 				}
-				return printDeckies(g, deckies, nil, df.jsonOut)
+				rows, err := st.ListFleetDeckies(ctx, cfg.HostID)
+				if err != nil {
+					return err
+				}
+				byName := map[string]store.FleetDecky{}
+				for _, r := range rows {
+					byName[r.Name] = r
+				}
+				return printDeckies(g, deckies, byName, df.jsonOut)
 			}
 
 			dep := &fleet.Deployer{Driver: recordDriver{}, Store: st, StatePath: statePath(cfg), HostID: cfg.HostID,
@@ -245,6 +253,7 @@ func (recordDriver) Name() string { return "native" }
 func newTeardownCmd(g *globals) *cobra.Command {
 	var (
 		df    dataFlags
+		dk    dockerFlags
 		all   bool
 		names []string
 	)
@@ -271,6 +280,29 @@ func newTeardownCmd(g *globals) *cobra.Command {
 			}
 			defer st.Close()
 
+			state, err := fleet.LoadState(statePath(cfg))
+			if err != nil && !errors.Is(err, fleet.ErrNoState) {
+				return err
+			}
+			if state.Driver == "docker" {
+				// Containers run without decnet, so this command removes them.
+				progress := func(decky, step string) { fmt.Fprintf(g.stderr, "%s: %s\n", decky, step) }
+				drv, err := dk.newDockerDriver(cfg, state.Subnet, nil, log, progress)
+				if err != nil {
+					return err
+				}
+				defer drv.Close()
+				dep := &fleet.Deployer{Driver: drv, Store: st, StatePath: statePath(cfg), HostID: cfg.HostID, Logger: log}
+				if err := dep.Teardown(ctx, names, all); err != nil {
+					return err
+				}
+				if all {
+					// The last decky gone, the LAN network and the host shim go too.
+					return drv.TeardownAll(ctx)
+				}
+				return nil
+			}
+
 			dep := &fleet.Deployer{Driver: stoppedDriver{}, Store: st, StatePath: statePath(cfg), HostID: cfg.HostID, Logger: log}
 			if err := dep.Teardown(ctx, names, all); err != nil {
 				return err
@@ -280,6 +312,7 @@ func newTeardownCmd(g *globals) *cobra.Command {
 		},
 	}
 	df.register(cmd, false)
+	dk.register(cmd)
 	cmd.Flags().BoolVar(&all, "all", false, "remove every decky")
 	cmd.Flags().StringSliceVar(&names, "name", nil, "name of a decky to remove (repeatable)")
 	return cmd
