@@ -127,7 +127,11 @@ func StartServer(opts ServerOptions) (*Server, error) {
 		return nil, err
 	}
 
-	logger.Info("bus server started", "url", s.ClientURL(), "in_process_only", opts.DontListen, "store_dir", storeDir)
+	if opts.DontListen {
+		logger.Info("bus server started for in-process clients only", "store_dir", storeDir)
+	} else {
+		logger.Info("bus server started", "url", s.ClientURL(), "store_dir", storeDir)
+	}
 	return s, nil
 }
 
