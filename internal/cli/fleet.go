@@ -244,8 +244,8 @@ otherwise the next ` + "`decnet up`" + ` does.`,
 	return cmd
 }
 
-// recordDriver stands in for the runtime when a command only records
-// desired state; its name keeps rows attributed to the native driver.
+// recordDriver replaces the runtime when a command only records desired
+// state; its name keeps rows attributed to the native driver.
 type recordDriver struct{ driver.Driver }
 
 func (recordDriver) Name() string { return "native" }
@@ -318,7 +318,7 @@ func newTeardownCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// stoppedDriver answers teardowns of a process that runs no decky; the
+// stoppedDriver accepts teardowns in a process that runs no decky. The
 // process that runs them stops them when it applies the state file.
 type stoppedDriver struct{ recordDriver }
 
@@ -437,7 +437,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 
 // inheritFleet makes new deckies join the recorded fleet: its subnet and the
 // ports its services use, unless DECNET_SUBNET, DECNET_PORTS or the flags
-// (applied afterwards) say otherwise. Without a recorded fleet, services
+// (applied afterwards) set them. Without a recorded fleet, services
 // below port 1024 move to unprivileged ports when `decnet up` could not
 // bind them.
 func inheritFleet(cfg *config.Config, current fleet.State) {
