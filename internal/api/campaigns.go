@@ -32,11 +32,11 @@ type CampaignsSnapshot struct {
 	Campaigns []sqlstore.Campaign `json:"campaigns"`
 }
 
-// CampaignEvent is the data of one live event on /api/v1/campaigns/events.
-// The event name is the subject without its first token (formed,
-// identity.assigned, merged, unmerged, or campaign.assigned for
-// identity.campaign.assigned).
-type CampaignEvent struct {
+// ClusterEvent is the data of one live event on the identity and campaign
+// streams. The event name is the subject without its first token (formed,
+// merged, unmerged, observation.linked, identity.assigned, or
+// campaign.assigned for identity.campaign.assigned).
+type ClusterEvent struct {
 	Subject string    `json:"subject"`
 	Type    string    `json:"type"`
 	ID      string    `json:"id"`
@@ -44,6 +44,9 @@ type CampaignEvent struct {
 	Seq     uint64    `json:"seq"`
 	Payload any       `json:"payload"`
 }
+
+// CampaignEvent is the data of one live event on /api/v1/campaigns/events.
+type CampaignEvent = ClusterEvent
 
 // CampaignsGroup returns the campaign routes over st. Register it with
 // Server.Register before serving.
@@ -79,7 +82,7 @@ func (s *Server) CampaignsGroup(st CampaignStore) RouteGroup {
 						list, _, err := st.ListCampaigns(ctx, store.Page{Limit: DefaultSnapshotSize})
 						return CampaignsSnapshot{Campaigns: list}, err
 					},
-					convert: convertCampaignEvent,
+					convert: convertClusterEvent,
 				})
 			},
 		},
@@ -116,7 +119,9 @@ func (s *Server) CampaignsGroup(st CampaignStore) RouteGroup {
 	}}
 }
 
-func convertCampaignEvent(m bus.Msg) (string, any, bool) {
+// convertClusterEvent turns a bus message of the identity or campaign tree
+// into a stream event named after the subject without its first token.
+func convertClusterEvent(m bus.Msg) (string, any, bool) {
 	env, err := m.Envelope()
 	if err != nil {
 		return "", nil, false
@@ -125,5 +130,5 @@ func convertCampaignEvent(m bus.Msg) (string, any, bool) {
 	if _, rest, ok := strings.Cut(m.Subject, "."); ok {
 		name = rest
 	}
-	return name, CampaignEvent{Subject: m.Subject, Type: env.Type, ID: env.ID, TS: env.TS, Seq: m.Seq, Payload: env.Payload}, true
+	return name, ClusterEvent{Subject: m.Subject, Type: env.Type, ID: env.ID, TS: env.TS, Seq: m.Seq, Payload: env.Payload}, true
 }

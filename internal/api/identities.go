@@ -3,8 +3,6 @@ package api
 import (
 	"context"
 	"errors"
-	"strings"
-	"time"
 
 	"github.com/decnet/decnet/internal/bus"
 	"github.com/decnet/decnet/internal/store"
@@ -34,16 +32,7 @@ type IdentitiesSnapshot struct {
 }
 
 // IdentityEvent is the data of one live event on /api/v1/identities/events.
-// The event name is the subject without its first token (formed, merged,
-// unmerged, observation.linked, campaign.assigned).
-type IdentityEvent struct {
-	Subject string    `json:"subject"`
-	Type    string    `json:"type"`
-	ID      string    `json:"id"`
-	TS      time.Time `json:"ts"`
-	Seq     uint64    `json:"seq"`
-	Payload any       `json:"payload"`
-}
+type IdentityEvent = ClusterEvent
 
 // IdentitiesGroup returns the identity routes over st. The static events
 // route is more specific than {uuid}, so ServeMux never shadows it.
@@ -76,7 +65,7 @@ func (s *Server) IdentitiesGroup(st IdentityStore) RouteGroup {
 						list, _, err := st.ListIdentities(ctx, store.Page{Limit: DefaultSnapshotSize})
 						return IdentitiesSnapshot{Identities: list}, err
 					},
-					convert: convertIdentityEvent,
+					convert: convertClusterEvent,
 				})
 			},
 		},
@@ -119,16 +108,4 @@ func (s *Server) IdentitiesGroup(st IdentityStore) RouteGroup {
 			},
 		},
 	}}
-}
-
-func convertIdentityEvent(m bus.Msg) (string, any, bool) {
-	env, err := m.Envelope()
-	if err != nil {
-		return "", nil, false
-	}
-	name := m.Subject
-	if _, rest, ok := strings.Cut(m.Subject, "."); ok {
-		name = rest
-	}
-	return name, IdentityEvent{Subject: m.Subject, Type: env.Type, ID: env.ID, TS: env.TS, Seq: m.Seq, Payload: env.Payload}, true
 }
