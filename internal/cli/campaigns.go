@@ -101,46 +101,19 @@ DECNET_BUS_URL it only polls.`,
 }
 
 func newCampaignsCmd(g *globals) *cobra.Command {
-	var (
-		df     dataFlags
-		limit  int
-		offset int
-	)
-	cmd := &cobra.Command{
-		Use:   "campaigns",
-		Short: "List campaigns, most recently updated first",
-		Long: `List the active campaigns (those not merged into another), most recently
+	return newPagedListCmd(g, pagedList[sqlstore.Campaign]{
+		use:   "campaigns",
+		short: "List campaigns, most recently updated first",
+		long: `List the active campaigns (those not merged into another), most recently
 updated first. A campaign groups the identities that the campaign clusterer
 finds working together: a handoff on a decky, shared payloads or C2 hosts,
 or overlapping sessions with the same typing rhythm.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if limit < 1 || limit > 1000 {
-				return fmt.Errorf("invalid --limit %d: use a number from 1 to 1000", limit)
-			}
-			if offset < 0 {
-				return fmt.Errorf("invalid --offset %d: use 0 or more", offset)
-			}
-			_, st, err := df.openRead(cmd.Context(), g)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-
-			list, total, err := st.ListCampaigns(cmd.Context(), store.Page{Limit: limit, Offset: offset})
-			if err != nil {
-				return err
-			}
-			if df.jsonOut {
-				return printJSON(g.stdout, map[string]any{"total": total, "limit": limit, "offset": offset, "data": list})
-			}
-			return printCampaigns(g, list, total)
+		noun: "campaigns",
+		list: func(ctx context.Context, st *sqlstore.Store, p store.Page) ([]sqlstore.Campaign, int, error) {
+			return st.ListCampaigns(ctx, p)
 		},
-	}
-	df.register(cmd, true)
-	cmd.Flags().IntVar(&limit, "limit", 50, "number of campaigns to list, 1 to 1000")
-	cmd.Flags().IntVar(&offset, "offset", 0, "number of campaigns to skip")
-	return cmd
+		print: printCampaigns,
+	})
 }
 
 func printCampaigns(g *globals, list []sqlstore.Campaign, total int) error {

@@ -20,45 +20,18 @@ import (
 )
 
 func newIdentitiesCmd(g *globals) *cobra.Command {
-	var (
-		df     dataFlags
-		limit  int
-		offset int
-	)
-	cmd := &cobra.Command{
-		Use:   "identities",
-		Short: "List attacker identities, most recently updated first",
-		Long: `List the active attacker identities (those not merged into another), most
+	return newPagedListCmd(g, pagedList[sqlstore.Identity]{
+		use:   "identities",
+		short: "List attacker identities, most recently updated first",
+		long: `List the active attacker identities (those not merged into another), most
 recently updated first. An identity groups the source addresses that the
 clusterer attributes to one operator.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if limit < 1 || limit > 1000 {
-				return fmt.Errorf("invalid --limit %d: use a number from 1 to 1000", limit)
-			}
-			if offset < 0 {
-				return fmt.Errorf("invalid --offset %d: use 0 or more", offset)
-			}
-			_, st, err := df.openRead(cmd.Context(), g)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-
-			list, total, err := st.ListIdentities(cmd.Context(), store.Page{Limit: limit, Offset: offset})
-			if err != nil {
-				return err
-			}
-			if df.jsonOut {
-				return printJSON(g.stdout, map[string]any{"total": total, "limit": limit, "offset": offset, "data": list})
-			}
-			return printIdentities(g, list, total)
+		noun: "identities",
+		list: func(ctx context.Context, st *sqlstore.Store, p store.Page) ([]sqlstore.Identity, int, error) {
+			return st.ListIdentities(ctx, p)
 		},
-	}
-	df.register(cmd, true)
-	cmd.Flags().IntVar(&limit, "limit", 50, "number of identities to list, 1 to 1000")
-	cmd.Flags().IntVar(&offset, "offset", 0, "number of identities to skip")
-	return cmd
+		print: printIdentities,
+	})
 }
 
 func printIdentities(g *globals, list []sqlstore.Identity, total int) error {
