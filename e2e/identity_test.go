@@ -51,7 +51,7 @@ func loginWithGoClient(t *testing.T, src, addr, password, command string) {
 
 // TestIdentityFromRotatingAddresses logs in to two deckies with the real
 // OpenSSH client from three addresses and with another client from a
-// fourth; the API must show one identity holding the first three and a
+// fourth. The API must show one identity with the first three and a
 // separate one for the fourth.
 func TestIdentityFromRotatingAddresses(t *testing.T) {
 	f := startFleet(t, "--deckies", "2", "--ports", "ssh=2222,http=8080")

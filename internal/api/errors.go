@@ -47,8 +47,8 @@ func Errorf(status int, format string, args ...any) *Error {
 	return &Error{Status: status, Detail: fmt.Sprintf(format, args...)}
 }
 
-// InvalidRequest marks err as a problem with the request content: the API
-// answers 422 with err's text as the detail. Dependencies such as the fleet
+// InvalidRequest marks err as a problem with the request content, so the
+// API responds 422 with err's text as the detail. Dependencies such as the fleet
 // deployer use it for input they reject.
 func InvalidRequest(err error) error {
 	return &Error{Status: http.StatusUnprocessableEntity, Detail: err.Error(), Cause: err}

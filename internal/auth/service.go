@@ -146,7 +146,7 @@ func (s *Service) Login(ctx context.Context, username, password, remoteAddr stri
 }
 
 // Authenticate verifies an access token and returns its principal. Any
-// failure wraps ErrUnauthenticated; the message says why, for the log.
+// failure wraps ErrUnauthenticated, and the message gives the reason for the log.
 func (s *Service) Authenticate(ctx context.Context, token string) (Principal, error) {
 	claims, err := s.tokens.Parse(token)
 	if err != nil {
@@ -176,9 +176,10 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 }
 
 // StillValid reports whether a principal authenticated at since may keep a
-// long-lived connection (an event stream) open: the user still exists and
-// is enabled, no password or role change came after since, and the token,
-// when p came from one, is not revoked. Failures wrap ErrUnauthenticated.
+// long-lived connection such as an event stream open. The user must still
+// exist and be enabled, with no password or role change after since. A
+// token, when p came from one, must not be revoked or expired. Failures
+// wrap ErrUnauthenticated.
 func (s *Service) StillValid(ctx context.Context, p Principal, since time.Time) error {
 	u, err := s.activeUser(ctx, p.UUID)
 	if err != nil {

@@ -145,9 +145,9 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumeConfig, handler BatchHandl
 	if err != nil {
 		return fmt.Errorf("bus: consumer %s: start pulling: %w", cfg.Durable, err)
 	}
-	// Messages the client already pulled but never handed to the handler
-	// would wait out AckWait before another reader gets them; give them
-	// back at once so a restarted consumer picks them up immediately.
+	// Messages the client pulled but never handed to the handler would wait
+	// out AckWait before another reader gets them. Returning them at once
+	// lets a restarted consumer read them immediately.
 	defer returnBuffered(it)
 
 	logger := b.logger.With("stream", cfg.Stream, "consumer", cfg.Durable)

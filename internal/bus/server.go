@@ -18,7 +18,7 @@ const (
 	DefaultHost = "127.0.0.1"
 	DefaultPort = 4222
 
-	// RandomPort asks the server to pick a free port (tests).
+	// RandomPort makes the server pick a free port, for tests.
 	RandomPort = -1
 )
 

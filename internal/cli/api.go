@@ -80,9 +80,9 @@ type apiOptions struct {
 	// Webhook, when the webhook worker runs in the same process, supplies
 	// delivery counters to GET /api/v1/webhooks.
 	Webhook *webhook.Worker
-	// Driver runs the deckies of this process; the canary routes plant
-	// tokens through it. Nil (a separate `decnet api`) leaves token
-	// creation answering 503.
+	// Driver runs the deckies of this process, and the canary routes plant
+	// tokens through it. With nil (a separate `decnet api`), token creation
+	// returns 503.
 	Driver planter.FileWriter
 	// Out receives the generated admin password on first start.
 	Out    io.Writer

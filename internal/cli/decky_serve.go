@@ -27,8 +27,7 @@ import (
 // description into its containers.
 const deckyEnv = "DECNET_DECKY"
 
-// serviceEnv is what one emulator gets when it runs inside a decky
-// container.
+// serviceEnv holds the inputs of one emulator inside a decky container.
 type serviceEnv struct {
 	Decky   decky.Decky
 	Service decky.Service

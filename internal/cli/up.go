@@ -32,8 +32,8 @@ const syncInterval = 2 * time.Second
 // fleet rows and the runtime, and stamps last_seen.
 const reconcileInterval = 30 * time.Second
 
-// upEnv is what `decnet up` has built before it starts the workers; the
-// optional workers (API, clusterers, canary, webhook) are built from it.
+// upEnv holds the parts `decnet up` builds before it starts the workers.
+// The optional workers (API, clusterers, canary, webhook) are built from it.
 type upEnv struct {
 	cfg    config.Config
 	log    *slog.Logger
