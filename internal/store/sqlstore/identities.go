@@ -322,23 +322,60 @@ func identJSONList(v []string) any {
 	return mustJSON(v)
 }
 
+// identCreateChunk is how many identities one INSERT writes: 64 rows of
+// 19 values stay far below SQLite's limit on bound parameters, and one
+// statement per chunk instead of per row saves the per-statement cost.
+const identCreateChunk = 64
+
 func identCreate(ctx context.Context, tx *sql.Tx, list []IdentityCreate, now string) error {
-	if len(list) == 0 {
-		return nil
-	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO attacker_identities (uuid, schema_version, created_at, updated_at, `+identRollupColumns+`)
-		VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("store: create identities: %w", err)
-	}
-	defer stmt.Close()
-	for _, c := range list {
-		args := append([]any{c.UUID, now, now}, identRollupArgs(c.Rollup)...)
-		if _, err := stmt.ExecContext(ctx, args...); err != nil {
-			return fmt.Errorf("store: create identity %s: %w", c.UUID, err)
+	const row = `(?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	const head = `INSERT INTO attacker_identities (uuid, schema_version, created_at, updated_at, ` + identRollupColumns + `) VALUES `
+
+	var full *sql.Stmt
+	defer func() {
+		if full != nil {
+			full.Close()
+		}
+	}()
+	args := make([]any, 0, identCreateChunk*19)
+	for start := 0; start < len(list); start += identCreateChunk {
+		chunk := list[start:min(start+identCreateChunk, len(list))]
+		args = args[:0]
+		for _, c := range chunk {
+			args = append(args, c.UUID, now, now)
+			args = append(args, identRollupArgs(c.Rollup)...)
+		}
+
+		var err error
+		if len(chunk) == identCreateChunk {
+			if full == nil {
+				full, err = tx.PrepareContext(ctx, head+repeatJoin(row, identCreateChunk))
+				if err != nil {
+					return fmt.Errorf("store: create identities: %w", err)
+				}
+			}
+			_, err = full.ExecContext(ctx, args...)
+		} else {
+			_, err = tx.ExecContext(ctx, head+repeatJoin(row, len(chunk)), args...)
+		}
+		if err != nil {
+			return fmt.Errorf("store: create %d identities from %s: %w", len(chunk), chunk[0].UUID, err)
 		}
 	}
 	return nil
+}
+
+// repeatJoin returns n copies of s joined by commas.
+func repeatJoin(s string, n int) string {
+	var b strings.Builder
+	b.Grow(n * (len(s) + 1))
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(s)
+	}
+	return b.String()
 }
 
 func identMerge(ctx context.Context, tx *sql.Tx, list []IdentityMerge, now string) error {
@@ -366,24 +403,32 @@ func identMerge(ctx context.Context, tx *sql.Tx, list []IdentityMerge, now strin
 	return nil
 }
 
+// identLink points attackers rows at their identities in one statement:
+// the pairs travel as one JSON array, which costs SQLite one parse instead
+// of a statement round trip per row.
 func identLink(ctx context.Context, tx *sql.Tx, list []IdentityLink) error {
 	if len(list) == 0 {
 		return nil
 	}
-	// updated_at belongs to the ingester: linking is not new activity.
-	stmt, err := tx.PrepareContext(ctx, `UPDATE attackers SET identity_id = ? WHERE uuid = ?`)
-	if err != nil {
-		return fmt.Errorf("store: link attackers: %w", err)
+	pairs := make([][2]string, len(list))
+	distinct := make(map[string]struct{}, len(list))
+	for i, l := range list {
+		pairs[i] = [2]string{l.AttackerUUID, l.IdentityUUID}
+		distinct[l.AttackerUUID] = struct{}{}
 	}
-	defer stmt.Close()
-	for _, l := range list {
-		res, err := stmt.ExecContext(ctx, l.IdentityUUID, l.AttackerUUID)
-		if err != nil {
-			return fmt.Errorf("store: link attacker %s to identity %s: %w", l.AttackerUUID, l.IdentityUUID, err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("store: link attacker %s: %w", l.AttackerUUID, errNotFound)
-		}
+
+	// updated_at belongs to the ingester: linking is not new activity.
+	res, err := tx.ExecContext(ctx, `UPDATE attackers SET identity_id = j.value ->> 1
+		FROM json_each(?) AS j WHERE attackers.uuid = j.value ->> 0`, mustJSON(pairs))
+	if err != nil {
+		return fmt.Errorf("store: link %d attackers to identities: %w", len(list), err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("store: link %d attackers to identities: %w", len(list), err)
+	}
+	if int(n) != len(distinct) {
+		return fmt.Errorf("store: link attackers: %d of %d attackers: %w", len(distinct)-int(n), len(distinct), errNotFound)
 	}
 	return nil
 }

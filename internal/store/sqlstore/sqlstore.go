@@ -36,6 +36,9 @@ type Store struct {
 	// attackerCache keeps attacker rows the ingester wrote, so a batch
 	// does not decode their lists again. See cachedAttacker.
 	attackerCache attackerCache
+
+	stopCheckpoints context.CancelFunc
+	checkpointsDone chan struct{}
 }
 
 // Options tunes Open. The zero value is usable.
@@ -43,6 +46,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// CheckpointEvery is how often the write-ahead log is copied into
+	// the database file; zero means once a second.
+	CheckpointEvery time.Duration
 }
 
 // Open opens (creating when missing) the SQLite database at path, sets WAL
@@ -64,6 +70,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(1)")
+	// Statement journals (multi-row writes under triggers and foreign
+	// keys) stay in memory instead of a temporary file.
+	q.Add("_pragma", "temp_store(MEMORY)")
+	// The store's own goroutine checkpoints; see checkpointer.
+	q.Add("_pragma", "wal_autocheckpoint(0)")
 	q.Set("_txlock", "immediate")
 	dsn := "file:" + path + "?" + q.Encode()
 
@@ -93,6 +104,14 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+
+	cpCtx, cancel := context.WithCancel(context.Background())
+	s.stopCheckpoints, s.checkpointsDone = cancel, make(chan struct{})
+	every := opts.CheckpointEvery
+	if every <= 0 {
+		every = time.Second
+	}
+	go s.checkpointer(cpCtx, every, s.checkpointsDone)
 	return s, nil
 }
 
@@ -118,8 +137,17 @@ func (s *Store) migrate(ctx context.Context) error {
 // DB returns the underlying handle for packages that keep their own tables.
 func (s *Store) DB() *sql.DB { return s.db }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close stops the checkpointer and closes the database. SQLite copies what
+// is left of the write-ahead log when the last connection to the file
+// closes, in whichever process that is.
+func (s *Store) Close() error {
+	if s.stopCheckpoints != nil {
+		s.stopCheckpoints()
+		<-s.checkpointsDone
+		s.stopCheckpoints = nil
+	}
+	return s.db.Close()
+}
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }

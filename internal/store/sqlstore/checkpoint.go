@@ -1,0 +1,52 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// checkpointer copies committed WAL frames into the database file from its
+// own goroutine. Open turns SQLite's automatic checkpoint off, which would
+// otherwise run inside whichever commit pushed the log past 1,000 pages:
+// that commit then paid for copying every page and for two fsyncs, so an
+// ingester batch or a clusterer tick took several times its usual time.
+// A passive checkpoint waits for no reader or writer, so it runs beside
+// them.
+func (s *Store) checkpointer(ctx context.Context, every time.Duration, done chan<- struct{}) {
+	defer close(done)
+
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.checkpoint(ctx)
+	}
+}
+
+// checkpoint runs one passive checkpoint and logs a failure; the next tick
+// retries, and the log keeps every frame meanwhile. Another process's
+// checkpoint in progress makes this one fail busy, which is routine.
+func (s *Store) checkpoint(ctx context.Context) {
+	var busy, logFrames, copied int
+	err := s.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &copied)
+	var coded interface{ Code() int }
+	switch {
+	case err == nil:
+		if busy != 0 {
+			s.log.Debug("WAL checkpoint incomplete", "frames", logFrames, "copied", copied)
+		}
+	case ctx.Err() != nil:
+	case errors.As(err, &coded) && coded.Code()&0xff == sqliteBusy:
+		s.log.Debug("WAL checkpoint busy", "err", err)
+	default:
+		s.log.Warn("WAL checkpoint failed", "err", err)
+	}
+}
+
+// sqliteBusy is SQLite's primary result code SQLITE_BUSY.
+const sqliteBusy = 5
