@@ -7,12 +7,11 @@ import (
 )
 
 // checkpointer copies committed WAL frames into the database file from its
-// own goroutine. Open turns SQLite's automatic checkpoint off, which would
-// otherwise run inside whichever commit pushed the log past 1,000 pages:
-// that commit then paid for copying every page and for two fsyncs, so an
+// own goroutine. Open turns off SQLite's automatic checkpoint, which runs
+// inside the commit that pushes the log past 1,000 pages (the default).
+// That commit paid for copying every page and for two fsyncs, so an
 // ingester batch or a clusterer tick took several times its usual time.
-// A passive checkpoint waits for no reader or writer, so it runs beside
-// them.
+// A passive checkpoint waits for no reader or writer.
 func (s *Store) checkpointer(ctx context.Context, every time.Duration, done chan<- struct{}) {
 	defer close(done)
 
@@ -28,9 +27,9 @@ func (s *Store) checkpointer(ctx context.Context, every time.Duration, done chan
 	}
 }
 
-// checkpoint runs one passive checkpoint and logs a failure; the next tick
-// retries, and the log keeps every frame meanwhile. Another process's
-// checkpoint in progress makes this one fail busy, which is routine.
+// checkpoint runs one passive checkpoint and logs a failure. The next tick
+// retries, and the log keeps every frame meanwhile. A checkpoint that
+// another process is running makes this one fail with SQLITE_BUSY.
 func (s *Store) checkpoint(ctx context.Context) {
 	var busy, logFrames, copied int
 	err := s.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &copied)
