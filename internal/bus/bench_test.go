@@ -90,7 +90,7 @@ func BenchmarkPublishConsume(b *testing.B) {
 	got := make(chan int, 1024)
 	done := make(chan error, 1)
 	go func() {
-		done <- sub.ConsumeEvents(ctx, "bench", 500, func(_ context.Context, msgs []bus.Msg) error {
+		done <- sub.ConsumeEvents(ctx, "bench", 500, nil, func(_ context.Context, msgs []bus.Msg, _ any) error {
 			for _, m := range msgs {
 				env, err := m.Envelope()
 				if err != nil {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
 	"github.com/decnet/decnet/internal/bus"
@@ -63,7 +65,7 @@ func collectEvents(t *testing.T, b *bus.Bus, durable string, want int) []int {
 	seen := map[int]bool{}
 	done := make(chan error, 1)
 	go func() {
-		done <- b.ConsumeEvents(ctx, durable, 7, func(_ context.Context, msgs []bus.Msg) error {
+		done <- b.ConsumeEvents(ctx, durable, 7, nil, func(_ context.Context, msgs []bus.Msg, _ any) error {
 			mu.Lock()
 			defer mu.Unlock()
 			for _, m := range msgs {
@@ -185,6 +187,138 @@ func TestConsumeRedeliversFailedBatch(t *testing.T) {
 	sort.Slice(acked, func(i, j int) bool { return acked[i] < acked[j] })
 	if diff := cmp.Diff(acked, []uint64{1, 2, 3}); diff != "" {
 		t.Errorf("acknowledged sequences (-got +want):\n%s", diff)
+	}
+}
+
+// TestConsumeLaterBatchKeepsFailedOne fails a batch and lets a later batch
+// succeed while the failed one waits out its retry delay: the later
+// acknowledgement must not cover the failed messages.
+func TestConsumeLaterBatchKeepsFailedOne(t *testing.T) {
+	srv := bustest.Start(t)
+	b := bustest.ConnectInProcess(t, srv, "ingester")
+	publishEvents(t, b, 3)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	var mu sync.Mutex
+	failed := make(chan struct{})
+	calls := 0
+	var acked []uint64
+	done := make(chan error, 1)
+	go func() {
+		done <- b.Consume(ctx, bus.ConsumeConfig{
+			Stream: bus.EventsStream, Durable: "flaky", Batch: 10, Retry: 500 * time.Millisecond,
+		}, func(_ context.Context, msgs []bus.Msg) error {
+			mu.Lock()
+			defer mu.Unlock()
+			calls++
+			if calls == 1 {
+				close(failed)
+				return errors.New("database is locked")
+			}
+			for _, m := range msgs {
+				acked = append(acked, m.Seq)
+			}
+			return nil
+		})
+	}()
+
+	<-failed
+	publishEvents(t, b, 3)
+	waitFor(t, "6 acknowledged messages", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked) >= 6
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Consume: %v", err)
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	sort.Slice(acked, func(i, j int) bool { return acked[i] < acked[j] })
+	if diff := cmp.Diff(acked, []uint64{1, 2, 3, 4, 5, 6}); diff != "" {
+		t.Errorf("acknowledged sequences (-got +want):\n%s", diff)
+	}
+}
+
+// TestConsumeRecreatesAckAllConsumer starts from a durable that an older
+// version created with AckAll and acknowledged up to sequence 2: Consume
+// must switch it to explicit acknowledgements and resume at sequence 3.
+func TestConsumeRecreatesAckAllConsumer(t *testing.T) {
+	srv := bustest.Start(t)
+	b := bustest.ConnectInProcess(t, srv, "ingester")
+	publishEvents(t, b, 5)
+
+	nc, err := nats.Connect("", srv.InProcessOption())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	old, err := js.CreateConsumer(ctx, bus.EventsStream, jetstream.ConsumerConfig{
+		Durable: "legacy", AckPolicy: jetstream.AckAllPolicy, DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := old.Fetch(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last jetstream.Msg
+	for m := range got.Messages() {
+		last = m
+	}
+	if last == nil {
+		t.Fatal("fetched no message from the legacy consumer")
+	}
+	if err := last.DoubleAck(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	var mu sync.Mutex
+	var seen []uint64
+	done := make(chan error, 1)
+	go func() {
+		done <- b.Consume(ctx, bus.ConsumeConfig{Stream: bus.EventsStream, Durable: "legacy", Batch: 10},
+			func(_ context.Context, msgs []bus.Msg) error {
+				mu.Lock()
+				defer mu.Unlock()
+				for _, m := range msgs {
+					seen = append(seen, m.Seq)
+				}
+				return nil
+			})
+	}()
+	waitFor(t, "3 messages", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen) >= 3
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Consume: %v", err)
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	if diff := cmp.Diff(seen, []uint64{3, 4, 5}); diff != "" {
+		t.Errorf("delivered sequences (-got +want):\n%s", diff)
+	}
+	info, err := js.Consumer(context.Background(), bus.EventsStream, "legacy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := info.CachedInfo().Config.AckPolicy; p != jetstream.AckExplicitPolicy {
+		t.Errorf("ack policy = %v, want explicit", p)
 	}
 }
 

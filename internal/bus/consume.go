@@ -73,6 +73,10 @@ func (b *Bus) Subscribe(subject string, handler func(Msg)) (*Subscription, error
 // the batch come back later.
 type BatchHandler func(ctx context.Context, msgs []Msg) error
 
+// PreparedHandler is a BatchHandler that also receives what the prepare
+// function of ConsumePrepared returned for the batch.
+type PreparedHandler func(ctx context.Context, msgs []Msg, prepared any) error
+
 // ConsumeConfig configures a durable pull consumer.
 type ConsumeConfig struct {
 	Stream  string   // required
@@ -86,18 +90,31 @@ type ConsumeConfig struct {
 }
 
 // ConsumeEvents runs a durable consumer on EVENTS (service events, log.>)
-// for the ingester. See Consume for delivery guarantees.
-func (b *Bus) ConsumeEvents(ctx context.Context, durable string, batch int, handler BatchHandler) error {
-	return b.Consume(ctx, ConsumeConfig{
+// for the ingester. See ConsumePrepared for delivery guarantees and for
+// what prepare does.
+func (b *Bus) ConsumeEvents(ctx context.Context, durable string, batch int, prepare func([]Msg) any, handler PreparedHandler) error {
+	return b.ConsumePrepared(ctx, ConsumeConfig{
 		Stream:  EventsStream,
 		Durable: durable,
 		Filter:  []string{FilterAllLogs},
 		Batch:   batch,
-	}, handler)
+	}, prepare, handler)
 }
 
 // Consume reads a stream through a durable pull consumer and hands batches
-// to handler until ctx ends, then returns nil.
+// to handler until ctx ends, then returns nil. See ConsumePrepared.
+func (b *Bus) Consume(ctx context.Context, cfg ConsumeConfig, handler BatchHandler) error {
+	return b.ConsumePrepared(ctx, cfg, nil, func(ctx context.Context, msgs []Msg, _ any) error {
+		return handler(ctx, msgs)
+	})
+}
+
+// ConsumePrepared reads a stream through a durable pull consumer and hands
+// batches to handler until ctx ends, then returns nil.
+//
+// While handler works on one batch, a second goroutine fetches the next
+// batch and runs prepare on it, so decoding overlaps the handler's writes.
+// prepare may be nil. Handlers run one at a time, in fetch order.
 //
 // Delivery is at least once. A message is acknowledged only after handler
 // returned nil for its batch. After a handler error, a crash or a restart it
@@ -105,8 +122,8 @@ func (b *Bus) ConsumeEvents(ctx context.Context, durable string, batch int, hand
 // on the envelope id). A message that can never be processed must be
 // logged and skipped by the handler, not failed, or it comes back forever.
 // Messages that were fetched but not handed over when the process stops
-// return after AckWait.
-func (b *Bus) Consume(ctx context.Context, cfg ConsumeConfig, handler BatchHandler) error {
+// are returned to the server at once.
+func (b *Bus) ConsumePrepared(ctx context.Context, cfg ConsumeConfig, prepare func([]Msg) any, handler PreparedHandler) error {
 	if cfg.Stream == "" || cfg.Durable == "" {
 		return errors.New("bus: consume: stream and durable name are required")
 	}
@@ -123,46 +140,50 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumeConfig, handler BatchHandl
 		cfg.Retry = time.Second
 	}
 
-	cons, err := b.js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{
-		Durable:        cfg.Durable,
-		FilterSubjects: cfg.Filter,
-		// One consumer reads each durable in order, so acknowledging the last
-		// message of a batch acknowledges the whole batch in one round trip.
-		AckPolicy:     jetstream.AckAllPolicy,
-		AckWait:       cfg.AckWait,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		MaxDeliver:    -1,
-		MaxAckPending: cfg.Batch * 4,
-	})
+	cons, err := b.durableConsumer(ctx, cfg)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
-		return fmt.Errorf("bus: consumer %s on %s: %w", cfg.Durable, cfg.Stream, err)
+		return err
 	}
 
 	it, err := cons.Messages(jetstream.PullMaxMessages(cfg.Batch * 2))
 	if err != nil {
 		return fmt.Errorf("bus: consumer %s: start pulling: %w", cfg.Durable, err)
 	}
+	logger := b.logger.With("stream", cfg.Stream, "consumer", cfg.Durable)
+
+	fetchCtx, stopFetch := context.WithCancel(ctx)
+	batches := make(chan fetchedBatch)
+	fetchDone := make(chan struct{})
+	go fetchBatches(fetchCtx, it, cfg, prepare, batches, fetchDone)
 	// Messages the client pulled but never handed to the handler would wait
 	// out AckWait before another reader gets them. Returning them at once
 	// lets a restarted consumer read them immediately.
-	defer returnBuffered(it)
+	defer func() {
+		stopFetch()
+		<-fetchDone
+		returnBuffered(it)
+	}()
 
-	logger := b.logger.With("stream", cfg.Stream, "consumer", cfg.Durable)
 	for {
-		batch, err := nextBatch(ctx, it, cfg.Batch, cfg.Linger)
-		if err != nil {
+		var f fetchedBatch
+		select {
+		case f = <-batches:
+		case <-ctx.Done():
+			return nil
+		}
+		if f.err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("bus: consumer %s: %w", cfg.Durable, err)
+			return fmt.Errorf("bus: consumer %s: %w", cfg.Durable, f.err)
 		}
 
-		if err := handler(ctx, batch); err != nil {
-			logger.Warn("batch handler failed, messages will be redelivered", "err", err, "messages", len(batch))
-			for _, m := range batch {
+		if err := handler(ctx, f.msgs, f.prepared); err != nil {
+			logger.Warn("batch handler failed, messages will be redelivered", "err", err, "messages", len(f.msgs))
+			for _, m := range f.msgs {
 				_ = m.jsMsg.NakWithDelay(cfg.Retry)
 			}
 			if ctx.Err() != nil {
@@ -170,12 +191,93 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumeConfig, handler BatchHandl
 			}
 			continue
 		}
-		for _, m := range batch {
+		for _, m := range f.msgs {
 			if err := m.jsMsg.Ack(); err != nil {
 				logger.Warn("ack failed, message will be redelivered", "err", err, "seq", m.Seq)
 			}
 		}
 	}
+}
+
+// fetchedBatch is one batch on its way from fetchBatches to the handler.
+type fetchedBatch struct {
+	msgs     []Msg
+	prepared any
+	err      error
+}
+
+// fetchBatches fetches and prepares batches until ctx ends or fetching
+// fails. The channel is unbuffered, so at most one prepared batch waits
+// while the handler works. A batch that cannot be handed over is returned
+// to the server.
+func fetchBatches(ctx context.Context, it jetstream.MessagesContext, cfg ConsumeConfig, prepare func([]Msg) any, out chan<- fetchedBatch, done chan<- struct{}) {
+	defer close(done)
+
+	for {
+		msgs, err := nextBatch(ctx, it, cfg.Batch, cfg.Linger)
+		f := fetchedBatch{msgs: msgs, err: err}
+		if err == nil && prepare != nil {
+			f.prepared = prepare(msgs)
+		}
+
+		select {
+		case out <- f:
+			if err != nil {
+				return
+			}
+		case <-ctx.Done():
+			for _, m := range msgs {
+				_ = m.jsMsg.Nak()
+			}
+			return
+		}
+	}
+}
+
+// durableConsumer creates cfg's consumer or updates it to cfg.
+//
+// Each message is acknowledged on its own (AckExplicit). Under AckAll, a
+// later batch's acknowledgement would also cover a failed batch still
+// waiting for redelivery, and that batch would be lost. NATS cannot change
+// the ack policy of a consumer, so one created with AckAll is deleted and
+// created again at its first unacknowledged message.
+func (b *Bus) durableConsumer(ctx context.Context, cfg ConsumeConfig) (jetstream.Consumer, error) {
+	want := jetstream.ConsumerConfig{
+		Durable:        cfg.Durable,
+		FilterSubjects: cfg.Filter,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        cfg.AckWait,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		MaxDeliver:     -1,
+		MaxAckPending:  cfg.Batch * 4,
+	}
+
+	old, err := b.js.Consumer(ctx, cfg.Stream, cfg.Durable)
+	switch {
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("bus: consumer %s on %s: %w", cfg.Durable, cfg.Stream, err)
+	case old.CachedInfo().Config.AckPolicy != jetstream.AckExplicitPolicy:
+		info := old.CachedInfo()
+		if err := b.js.DeleteConsumer(ctx, cfg.Stream, cfg.Durable); err != nil {
+			return nil, fmt.Errorf("bus: recreate consumer %s on %s with explicit acks: %w", cfg.Durable, cfg.Stream, err)
+		}
+		want.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		want.OptStartSeq = info.AckFloor.Stream + 1
+		b.logger.Warn("recreated consumer with explicit acknowledgements",
+			"stream", cfg.Stream, "consumer", cfg.Durable, "start_seq", want.OptStartSeq)
+	default:
+		// The start of a consumer cannot change either, so an update keeps it.
+		info := old.CachedInfo()
+		want.DeliverPolicy = info.Config.DeliverPolicy
+		want.OptStartSeq = info.Config.OptStartSeq
+	}
+
+	cons, err := b.js.CreateOrUpdateConsumer(ctx, cfg.Stream, want)
+	if err != nil {
+		return nil, fmt.Errorf("bus: consumer %s on %s: %w", cfg.Durable, cfg.Stream, err)
+	}
+	return cons, nil
 }
 
 // returnBuffered stops pulling and negatively acknowledges every message

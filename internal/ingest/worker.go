@@ -26,7 +26,7 @@ type Store interface {
 
 // Bus is the part of the bus the ingester uses.
 type Bus interface {
-	ConsumeEvents(ctx context.Context, durable string, batch int, handler bus.BatchHandler) error
+	ConsumeEvents(ctx context.Context, durable string, batch int, prepare func([]bus.Msg) any, handler bus.PreparedHandler) error
 	PublishSafely(ctx context.Context, subject, typ string, payload any)
 }
 
@@ -82,7 +82,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		durable = "ingester"
 	}
 	w.logger().Info("ingester started", "durable", durable)
-	err := w.Bus.ConsumeEvents(ctx, durable, w.batchSize(), w.handle)
+	err := w.Bus.ConsumeEvents(ctx, durable, w.batchSize(), w.decode, w.handle)
 	w.logger().Info("ingester stopped", "ingested", w.ingested.Load(), "duplicates", w.duplicates.Load())
 	if errors.Is(err, context.Canceled) {
 		return nil
@@ -97,10 +97,11 @@ func (w *Worker) batchSize() int {
 	return w.Batch
 }
 
-// handle stores one batch. Messages that cannot be decoded are logged and
-// skipped, because failing the batch would bring them back forever. A store
-// error fails the batch so that every message of it is delivered again.
-func (w *Worker) handle(ctx context.Context, msgs []bus.Msg) error {
+// decode turns a batch of messages into observations. The bus runs it on
+// the next batch while handle stores the current one. Messages that cannot
+// be decoded are logged and skipped, because failing the batch would bring
+// them back forever.
+func (w *Worker) decode(msgs []bus.Msg) any {
 	now := w.now()
 	obs := make([]sqlstore.Observation, 0, len(msgs))
 	for _, m := range msgs {
@@ -111,7 +112,13 @@ func (w *Worker) handle(ctx context.Context, msgs []bus.Msg) error {
 		}
 		obs = append(obs, Observe(e))
 	}
+	return obs
+}
 
+// handle stores the observations decode made of one batch. A store error
+// fails the batch so that every message of it is delivered again.
+func (w *Worker) handle(ctx context.Context, _ []bus.Msg, prepared any) error {
+	obs := prepared.([]sqlstore.Observation)
 	res, err := w.Store.IngestBatch(ctx, obs)
 	if err != nil {
 		w.logger().Error("store batch", "events", len(obs), "err", err)
