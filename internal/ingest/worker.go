@@ -40,7 +40,8 @@ type Worker struct {
 	// Durable is the consumer name; every ingester of one deployment shares
 	// it. Empty means "ingester".
 	Durable string
-	// Batch caps the events written per transaction; zero means 500.
+	// Batch caps the events written per transaction; zero means
+	// DefaultBatch.
 	Batch int
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
@@ -90,9 +91,17 @@ func (w *Worker) Run(ctx context.Context) error {
 	return err
 }
 
+// DefaultBatch is the default number of events per transaction. Each batch
+// rewrites the attacker row of every source it touches, so larger batches
+// amortize those writes. From 50 sources, 2,000-event batches stored 1.6
+// to 2 times as many events per second as 500-event ones in
+// BenchmarkIngest. A batch this size holds SQLite's write lock for tens of
+// milliseconds.
+const DefaultBatch = 2000
+
 func (w *Worker) batchSize() int {
 	if w.Batch <= 0 {
-		return 500
+		return DefaultBatch
 	}
 	return w.Batch
 }

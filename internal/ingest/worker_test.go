@@ -158,7 +158,7 @@ func benchmarkIngest(b *testing.B, sources int) {
 	b.ResetTimer()
 
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &Worker{Bus: bb, Store: st, Batch: 1000}
+	w := &Worker{Bus: bb, Store: st}
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
 	for w.Ingested() < uint64(b.N) {
