@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -31,15 +32,49 @@ type Envelope struct {
 // TypeServiceEvent is the envelope type of a services.Event on log.>.
 const TypeServiceEvent = "service.event"
 
-// MarshalJSON writes TS in UTC with RFC 3339 nanosecond precision.
+// MarshalJSON writes TS in UTC with RFC 3339 nanosecond precision. It
+// writes the fields by hand and copies Payload unchanged, so Payload must
+// be valid JSON, which NewEnvelope checks. encoding/json would reflect
+// over the struct and then validate and compact the payload again.
 func (e Envelope) MarshalJSON() ([]byte, error) {
-	type plain Envelope
-	p := plain(e)
-	p.TS = p.TS.UTC()
-	if p.Payload == nil {
-		p.Payload = json.RawMessage("null")
+	payload := e.Payload
+	if payload == nil {
+		payload = json.RawMessage("null")
 	}
-	return json.Marshal(p)
+
+	b := make([]byte, 0, 192+len(payload))
+	b = append(b, `{"schema_version":`...)
+	b = strconv.AppendInt(b, int64(e.SchemaVersion), 10)
+	b = append(b, `,"id":`...)
+	b = appendString(b, e.ID)
+	b = append(b, `,"subject":`...)
+	b = appendString(b, e.Subject)
+	b = append(b, `,"type":`...)
+	b = appendString(b, e.Type)
+	b = append(b, `,"ts":"`...)
+	b = e.TS.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","source":`...)
+	b = appendString(b, e.Source)
+	b = append(b, `,"payload":`...)
+	b = append(b, payload...)
+	return append(b, '}'), nil
+}
+
+// appendString appends s as a JSON string, as json.Marshal writes it.
+// Printable ASCII without quotes, backslashes or HTML characters (ids,
+// subjects, types) is copied as it is. Anything else goes through
+// encoding/json.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			quoted, _ := json.Marshal(s)
+			return append(b, quoted...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // ErrSchemaVersion is returned by DecodeEnvelope for an envelope whose

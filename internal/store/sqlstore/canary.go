@@ -531,12 +531,12 @@ func (s *Store) RecordCanaryHits(ctx context.Context, hits []CanaryHit, window t
 		return nil, fmt.Errorf("store: record canary hits: %w", err)
 	}
 	defer tx.Rollback()
+	ctx = statementContext(ctx)
 
-	// The statement journal of the multi-row inserts stays in memory, and
-	// the connection caches enough index pages for a burst. Both settings
-	// last for the connection; they are set per batch because the pool
+	// The connection caches enough index pages for a burst. The setting
+	// lasts for the connection, and it is set per batch because the pool
 	// hands out any connection.
-	for _, pragma := range []string{"PRAGMA temp_store = MEMORY", "PRAGMA cache_size = -16384"} {
+	for _, pragma := range []string{"PRAGMA cache_size = -16384"} {
 		if _, err := tx.ExecContext(ctx, pragma); err != nil {
 			return nil, fmt.Errorf("store: record canary hits: %s: %w", pragma, err)
 		}
@@ -621,35 +621,25 @@ type mergeCounts struct {
 	lastHit string
 }
 
-// inBatch is how many values one IN list or multi-row insert carries.
-const inBatch = 256
-
-// queryIn runs query, whose IN list is written as (%s), once per chunk of
-// values and calls scan for every row.
+// queryIn runs query, whose IN list is written as (%s), with the values
+// passed as one JSON array, and calls scan for every row. One statement
+// text serves every batch size, where a list of placeholders would be
+// parsed again for each size.
 func (r *hitRecorder) queryIn(ctx context.Context, query string, values []string, scan func(*sql.Rows) error) error {
-	for start := 0; start < len(values); start += inBatch {
-		chunk := values[start:min(start+inBatch, len(values))]
-		args := make([]any, len(chunk))
-		for i, v := range chunk {
-			args[i] = v
-		}
-		rows, err := r.tx.QueryContext(ctx, fmt.Sprintf(query, strings.Repeat("?, ", len(chunk)-1)+"?"), args...)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			if err := scan(rows); err != nil {
-				rows.Close()
-				return err
-			}
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
+	if len(values) == 0 {
+		return nil
+	}
+	rows, err := r.tx.QueryContext(ctx, fmt.Sprintf(query, "SELECT value FROM json_each(?)"), mustJSON(values))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
 			return err
 		}
 	}
-	return nil
+	return rows.Err()
 }
 
 // prefetchTokens loads the planted tokens of every slug in the batch.
@@ -848,23 +838,26 @@ func (r *hitRecorder) lookupAttackers(ctx context.Context) error {
 	return nil
 }
 
-// insertPending writes the new trigger rows with multi-row inserts.
+// insertPending writes the new trigger rows, one prepared single-row insert
+// each. A multi-row insert needs a statement journal and a parse per chunk
+// size, and measured slower.
 func (r *hitRecorder) insertPending(ctx context.Context) error {
-	const cols = 23
+	if len(r.pending) == 0 {
+		return nil
+	}
 	const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-	for start := 0; start < len(r.pending); start += inBatch {
-		chunk := r.pending[start:min(start+inBatch, len(r.pending))]
-		args := make([]any, 0, len(chunk)*cols)
-		for _, t := range chunk {
-			args = append(args, t.UUID, t.TokenUUID, FormatTime(t.OccurredAt), FormatTime(t.LastHitAt), t.Protocol,
-				t.SrcIP, t.PeerAddr, mustJSON(t.ForwardedFor), nullString(t.Method), nullString(t.UserAgent),
-				nullString(t.RequestPath), nullString(t.RequestQuery), mustJSON(t.Headers), nullString(t.DNSQName),
-				nullQType(t.Protocol, t.DNSQType), nullQType(t.Protocol, t.DNSQClass), nullString(t.DNSTransport),
-				nullString(t.ResolverAddr), t.DedupeKey, t.HitCount, t.Echo, nullString(t.EchoOf), nullString(t.AttackerID))
-		}
-		q := `INSERT OR FAIL INTO canary_triggers (` + canaryTriggerColumns + `) VALUES ` + strings.Repeat(row+", ", len(chunk)-1) + row
-		if _, err := r.tx.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("store: insert %d canary triggers: %w", len(chunk), err)
+	st, err := r.tx.PrepareContext(ctx, `INSERT OR FAIL INTO canary_triggers (`+canaryTriggerColumns+`) VALUES `+row)
+	if err != nil {
+		return fmt.Errorf("store: insert canary triggers: %w", err)
+	}
+	defer st.Close()
+	for _, t := range r.pending {
+		if _, err := st.ExecContext(ctx, t.UUID, t.TokenUUID, FormatTime(t.OccurredAt), FormatTime(t.LastHitAt), t.Protocol,
+			t.SrcIP, t.PeerAddr, mustJSON(t.ForwardedFor), nullString(t.Method), nullString(t.UserAgent),
+			nullString(t.RequestPath), nullString(t.RequestQuery), mustJSON(t.Headers), nullString(t.DNSQName),
+			nullQType(t.Protocol, t.DNSQType), nullQType(t.Protocol, t.DNSQClass), nullString(t.DNSTransport),
+			nullString(t.ResolverAddr), t.DedupeKey, t.HitCount, t.Echo, nullString(t.EchoOf), nullString(t.AttackerID)); err != nil {
+			return fmt.Errorf("store: insert canary trigger %s: %w", t.UUID, err)
 		}
 	}
 	return nil

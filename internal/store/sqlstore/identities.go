@@ -256,12 +256,10 @@ func (s *Store) ApplyIdentityChanges(ctx context.Context, c IdentityChanges) err
 		return fmt.Errorf("store: apply identity changes: %w", err)
 	}
 	defer conn.Close()
-	// Writes under foreign keys and triggers keep a statement journal, which
-	// in memory costs no file writes. A tick touches index pages all over
-	// attacker_identities and attackers, so a larger page cache saves
-	// rereading them. These pragmas only take effect outside a
-	// transaction, so they are set on the connection first.
-	for _, pragma := range []string{`PRAGMA temp_store = MEMORY`, `PRAGMA cache_size = -65536`} {
+	// A tick touches index pages all over attacker_identities and
+	// attackers, so a larger page cache saves rereading them. The pragma is
+	// set on the connection before the transaction starts.
+	for _, pragma := range []string{`PRAGMA cache_size = -65536`} {
 		if _, err := conn.ExecContext(ctx, pragma); err != nil {
 			return fmt.Errorf("store: apply identity changes: %s: %w", pragma, err)
 		}
@@ -272,6 +270,7 @@ func (s *Store) ApplyIdentityChanges(ctx context.Context, c IdentityChanges) err
 		return fmt.Errorf("store: apply identity changes: %w", err)
 	}
 	defer tx.Rollback()
+	ctx = statementContext(ctx)
 
 	if err := identCreate(ctx, tx, c.Create, now); err != nil {
 		return err

@@ -72,6 +72,7 @@ func (s *Store) IngestBatch(ctx context.Context, batch []Observation) (IngestRes
 		return res, fmt.Errorf("store: ingest: %w", err)
 	}
 	defer tx.Rollback()
+	ctx = statementContext(ctx)
 
 	st, err := prepareIngest(ctx, tx)
 	if err != nil {

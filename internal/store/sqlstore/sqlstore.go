@@ -185,6 +185,16 @@ func scanNullTime(v sql.NullString) (*time.Time, error) {
 	return &t, nil
 }
 
+// statementContext returns ctx without its cancellation, for the many short
+// statements of one transaction. The SQLite driver starts a goroutine per
+// statement to watch a cancelable context, which costs more than a
+// one-row insert. Cancellation still ends the transaction: database/sql
+// rolls it back when the context of BeginTx ends, and every later
+// statement then fails.
+func statementContext(ctx context.Context) context.Context {
+	return context.WithoutCancel(ctx)
+}
+
 func mustJSON(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {
