@@ -625,7 +625,7 @@ type mergeCounts struct {
 // passed as one JSON array, and calls scan for every row. One statement
 // text serves every batch size, where a list of placeholders would be
 // parsed again for each size.
-func (r *hitRecorder) queryIn(ctx context.Context, query string, values []string, scan func(*sql.Rows) error) error {
+func queryIn[T string | int64](ctx context.Context, r *hitRecorder, query string, values []T, scan func(*sql.Rows) error) error {
 	if len(values) == 0 {
 		return nil
 	}
@@ -653,7 +653,7 @@ func (r *hitRecorder) prefetchTokens(ctx context.Context, hits []CanaryHit) erro
 		}
 	}
 	// Only the columns a hit result carries are read.
-	err := r.queryIn(ctx, `SELECT uuid, kind, decky_name, COALESCE(generator, ''), COALESCE(instrumenter, ''),
+	err := queryIn(ctx, r, `SELECT uuid, kind, decky_name, COALESCE(generator, ''), COALESCE(instrumenter, ''),
 		placement_path, callback_token, trigger_count, hit_count, last_triggered_at, state
 		FROM canary_tokens WHERE state = 'planted' AND callback_token IN (%s)`, slugs, func(rows *sql.Rows) error {
 		var (
@@ -699,14 +699,22 @@ func (r *hitRecorder) prefetchRecent(ctx context.Context, hits []CanaryHit) erro
 			keys = append(keys, k)
 		}
 	}
-	err := r.queryIn(ctx, `SELECT dedupe_key, id, uuid, MAX(occurred_at), hit_count, COALESCE(echo_of, '')
-		FROM canary_triggers WHERE dedupe_key IN (%s) GROUP BY dedupe_key`, keys, func(rows *sql.Rows) error {
+	hashes := make([]int64, len(keys))
+	for i, k := range keys {
+		hashes[i] = dedupeHash(k)
+	}
+	err := queryIn(ctx, r, `SELECT dedupe_key, id, uuid, MAX(occurred_at), hit_count, COALESCE(echo_of, '')
+		FROM canary_triggers WHERE dedupe_hash IN (%s) GROUP BY dedupe_key`, hashes, func(rows *sql.Rows) error {
 		var (
 			key, first string
 			rt         = &recentTrigger{pending: -1}
 		)
 		if err := rows.Scan(&key, &rt.id, &rt.uuid, &first, &rt.hits, &rt.echoOf); err != nil {
 			return err
+		}
+		if !seen[key] {
+			// A different key with the same hash.
+			return nil
 		}
 		t, err := ParseTime(first)
 		if err != nil {
@@ -821,7 +829,7 @@ func (r *hitRecorder) lookupAttackers(ctx context.Context) error {
 	for ip := range r.attackers {
 		ips = append(ips, ip)
 	}
-	err := r.queryIn(ctx, `SELECT ip, uuid FROM attackers WHERE ip IN (%s)`, ips, func(rows *sql.Rows) error {
+	err := queryIn(ctx, r, `SELECT ip, uuid FROM attackers WHERE ip IN (%s)`, ips, func(rows *sql.Rows) error {
 		var ip, id string
 		if err := rows.Scan(&ip, &id); err != nil {
 			return err
@@ -845,8 +853,8 @@ func (r *hitRecorder) insertPending(ctx context.Context) error {
 	if len(r.pending) == 0 {
 		return nil
 	}
-	const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-	st, err := r.tx.PrepareContext(ctx, `INSERT OR FAIL INTO canary_triggers (`+canaryTriggerColumns+`) VALUES `+row)
+	const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	st, err := r.tx.PrepareContext(ctx, `INSERT OR FAIL INTO canary_triggers (`+canaryTriggerColumns+`, dedupe_hash) VALUES `+row)
 	if err != nil {
 		return fmt.Errorf("store: insert canary triggers: %w", err)
 	}
@@ -856,7 +864,8 @@ func (r *hitRecorder) insertPending(ctx context.Context) error {
 			t.SrcIP, t.PeerAddr, mustJSON(t.ForwardedFor), nullString(t.Method), nullString(t.UserAgent),
 			nullString(t.RequestPath), nullString(t.RequestQuery), mustJSON(t.Headers), nullString(t.DNSQName),
 			nullQType(t.Protocol, t.DNSQType), nullQType(t.Protocol, t.DNSQClass), nullString(t.DNSTransport),
-			nullString(t.ResolverAddr), t.DedupeKey, t.HitCount, t.Echo, nullString(t.EchoOf), nullString(t.AttackerID)); err != nil {
+			nullString(t.ResolverAddr), t.DedupeKey, t.HitCount, t.Echo, nullString(t.EchoOf), nullString(t.AttackerID),
+			dedupeHash(t.DedupeKey)); err != nil {
 			return fmt.Errorf("store: insert canary trigger %s: %w", t.UUID, err)
 		}
 	}

@@ -442,3 +442,47 @@ func processCPU() time.Duration {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestCanaryDedupeHashBackfill clears the hash of a stored trigger, as a
+// row written before the column existed, and checks that the migration
+// fills it so that a later repeat is still found as an echo.
+func TestCanaryDedupeHashBackfill(t *testing.T) {
+	ctx := context.Background()
+	s, clock := openCanaryStore(t)
+	newCanaryToken(t, s, "d1", "slugone", nil)
+	t0 := clock.now()
+
+	first, err := s.RecordCanaryHits(ctx, []CanaryHit{httpHit("slugone", "127.0.0.9", t0, "/c/slugone")}, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB().ExecContext(ctx, `UPDATE canary_triggers SET dedupe_hash = NULL`); err != nil {
+		t.Fatal(err)
+	}
+
+	tx, err := s.DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := backfillDedupeHashes(ctx, tx); err != nil {
+		t.Fatalf("backfillDedupeHashes: %v", err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var missing int
+	if err := s.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM canary_triggers WHERE dedupe_hash IS NULL`).Scan(&missing); err != nil {
+		t.Fatal(err)
+	}
+	if missing != 0 {
+		t.Errorf("%d rows without a dedupe hash after the backfill, want 0", missing)
+	}
+
+	later, err := s.RecordCanaryHits(ctx, []CanaryHit{httpHit("slugone", "127.0.0.9", t0.Add(time.Minute), "/c/slugone")}, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(later) != 1 || !later[0].Trigger.Echo || later[0].Trigger.EchoOf != first[0].Trigger.UUID {
+		t.Errorf("repeat after the backfill = %+v, want an echo of %s", later, first[0].Trigger.UUID)
+	}
+}

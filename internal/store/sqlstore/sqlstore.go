@@ -120,7 +120,8 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("store: migrations: %w", err)
 	}
-	provider, err := goose.NewProvider(goose.DialectSQLite3, s.db, sub, goose.WithAllowOutofOrder(true))
+	provider, err := goose.NewProvider(goose.DialectSQLite3, s.db, sub,
+		goose.WithAllowOutofOrder(true), goose.WithGoMigrations(goMigrations()...))
 	if err != nil {
 		return fmt.Errorf("store: migrations: %w", err)
 	}
