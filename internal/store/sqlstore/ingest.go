@@ -250,7 +250,10 @@ func loadAttackerForUpdate(ctx context.Context, st *ingestStmts, ip string) (*st
 	a, err := scanAttacker(row)
 	if err == sql.ErrNoRows {
 		return &store.Attacker{
-			UUID:               uuid.NewString(),
+			// A version 7 UUID starts with its creation time, so new rows
+			// append to the primary-key index instead of landing on a
+			// random page of it, and recent rows share pages.
+			UUID:               uuid.Must(uuid.NewV7()).String(),
 			IP:                 ip,
 			Deckies:            []string{},
 			Services:           []string{},
