@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -175,17 +176,22 @@ func (b *Bus) ConsumePrepared(ctx context.Context, cfg ConsumeConfig, prepare fu
 			return nil
 		}
 		if f.err != nil {
+			nakAll(f.msgs, 0)
 			if ctx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("bus: consumer %s: %w", cfg.Durable, f.err)
 		}
+		if ctx.Err() != nil {
+			// The select may pick a ready batch after ctx ended: give it
+			// back at once instead of handling it with a dead context.
+			nakAll(f.msgs, 0)
+			return nil
+		}
 
 		if err := handler(ctx, f.msgs, f.prepared); err != nil {
 			logger.Warn("batch handler failed, messages will be redelivered", "err", err, "messages", len(f.msgs))
-			for _, m := range f.msgs {
-				_ = m.jsMsg.NakWithDelay(cfg.Retry)
-			}
+			nakAll(f.msgs, cfg.Retry)
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -217,19 +223,41 @@ func fetchBatches(ctx context.Context, it jetstream.MessagesContext, cfg Consume
 		msgs, err := nextBatch(ctx, it, cfg.Batch, cfg.Linger)
 		f := fetchedBatch{msgs: msgs, err: err}
 		if err == nil && prepare != nil {
-			f.prepared = prepare(msgs)
+			f.prepared, f.err = runPrepare(prepare, msgs)
 		}
 
 		select {
 		case out <- f:
-			if err != nil {
+			if f.err != nil {
 				return
 			}
 		case <-ctx.Done():
-			for _, m := range msgs {
-				_ = m.jsMsg.Nak()
-			}
+			nakAll(msgs, 0)
 			return
+		}
+	}
+}
+
+// runPrepare calls prepare and returns a panic as an error. A panic on the
+// fetch goroutine would end the process, while an error reaches the caller
+// of ConsumePrepared like any other consumer failure.
+func runPrepare(prepare func([]Msg) any, msgs []Msg) (v any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("prepare panicked: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return prepare(msgs), nil
+}
+
+// nakAll negatively acknowledges msgs, so the server delivers them again
+// after delay (at once when delay is 0).
+func nakAll(msgs []Msg, delay time.Duration) {
+	for _, m := range msgs {
+		if delay > 0 {
+			_ = m.jsMsg.NakWithDelay(delay)
+		} else {
+			_ = m.jsMsg.Nak()
 		}
 	}
 }
@@ -241,6 +269,10 @@ func fetchBatches(ctx context.Context, it jetstream.MessagesContext, cfg Consume
 // waiting for redelivery, and that batch would be lost. NATS cannot change
 // the ack policy of a consumer, so one created with AckAll is deleted and
 // created again at its first unacknowledged message.
+//
+// Several processes may share a durable and start together, so every step
+// that loses a race with another process (the consumer appeared, or it
+// was already deleted) starts over from the lookup.
 func (b *Bus) durableConsumer(ctx context.Context, cfg ConsumeConfig) (jetstream.Consumer, error) {
 	want := jetstream.ConsumerConfig{
 		Durable:        cfg.Durable,
@@ -252,32 +284,109 @@ func (b *Bus) durableConsumer(ctx context.Context, cfg ConsumeConfig) (jetstream
 		MaxAckPending:  cfg.Batch * 4,
 	}
 
-	old, err := b.js.Consumer(ctx, cfg.Stream, cfg.Durable)
-	switch {
-	case errors.Is(err, jetstream.ErrConsumerNotFound):
-	case err != nil:
-		return nil, fmt.Errorf("bus: consumer %s on %s: %w", cfg.Durable, cfg.Stream, err)
-	case old.CachedInfo().Config.AckPolicy != jetstream.AckExplicitPolicy:
-		info := old.CachedInfo()
-		if err := b.js.DeleteConsumer(ctx, cfg.Stream, cfg.Durable); err != nil {
-			return nil, fmt.Errorf("bus: recreate consumer %s on %s with explicit acks: %w", cfg.Durable, cfg.Stream, err)
+	const attempts = 8
+	var err error
+	for attempt := range attempts {
+		var cons jetstream.Consumer
+		cons, err = b.ensureConsumer(ctx, cfg.Stream, want, attempt)
+		if err == nil {
+			return cons, nil
 		}
-		want.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
-		want.OptStartSeq = info.AckFloor.Stream + 1
-		b.logger.Warn("recreated consumer with explicit acknowledgements",
-			"stream", cfg.Stream, "consumer", cfg.Durable, "start_seq", want.OptStartSeq)
-	default:
-		// The start of a consumer cannot change either, so an update keeps it.
-		info := old.CachedInfo()
-		want.DeliverPolicy = info.Config.DeliverPolicy
-		want.OptStartSeq = info.Config.OptStartSeq
+		if !errors.Is(err, errConsumerRace) {
+			break
+		}
+		if !sleepCtx(ctx, consumerRecheck) {
+			return nil, ctx.Err()
+		}
+	}
+	return nil, fmt.Errorf("bus: consumer %s on %s: %w", cfg.Durable, cfg.Stream, err)
+}
+
+// consumerRecheck is how long durableConsumer waits before it looks at a
+// consumer again after losing a race or finding none.
+const consumerRecheck = 100 * time.Millisecond
+
+// sleepCtx waits d and reports false when ctx ends first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// errConsumerRace marks a step of ensureConsumer that another process got
+// to first.
+var errConsumerRace = errors.New("consumer changed by another process")
+
+// ensureConsumer makes attempt number attempt of durableConsumer.
+func (b *Bus) ensureConsumer(ctx context.Context, stream string, want jetstream.ConsumerConfig, attempt int) (jetstream.Consumer, error) {
+	old, err := b.js.Consumer(ctx, stream, want.Durable)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		if attempt == 0 {
+			// Another process may be between deleting an AckAll consumer
+			// and creating its replacement: look again before starting
+			// from the first message.
+			return nil, errConsumerRace
+		}
+		// NOTE: a process that stopped between that delete and create
+		// leaves no consumer, and so may one whose create failed while
+		// another process raced it (the server then fails creates of
+		// that name for a while). The next start reads the stream from
+		// its first message, which the ingester dedupes on event ids.
+		return createConsumer(ctx, b.js, stream, want)
+	}
+	if err != nil {
+		return nil, err
 	}
 
-	cons, err := b.js.CreateOrUpdateConsumer(ctx, cfg.Stream, want)
-	if err != nil {
-		return nil, fmt.Errorf("bus: consumer %s on %s: %w", cfg.Durable, cfg.Stream, err)
+	info := old.CachedInfo()
+	if info.Config.AckPolicy == jetstream.AckExplicitPolicy {
+		// The start of a consumer cannot change either, so an update
+		// keeps it.
+		want.DeliverPolicy = info.Config.DeliverPolicy
+		want.OptStartSeq = info.Config.OptStartSeq
+		cons, err := b.js.CreateOrUpdateConsumer(ctx, stream, want)
+		if isCreateRace(err) {
+			return nil, fmt.Errorf("%w: %w", errConsumerRace, err)
+		}
+		return cons, err
 	}
-	return cons, nil
+
+	if err := b.js.DeleteConsumer(ctx, stream, want.Durable); err != nil {
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return nil, errConsumerRace
+		}
+		return nil, fmt.Errorf("recreate with explicit acks: %w", err)
+	}
+	want.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+	want.OptStartSeq = info.AckFloor.Stream + 1
+	cons, err := createConsumer(ctx, b.js, stream, want)
+	if err == nil {
+		b.logger.Warn("recreated consumer with explicit acknowledgements",
+			"stream", stream, "consumer", want.Durable, "start_seq", want.OptStartSeq)
+	}
+	return cons, err
+}
+
+// createConsumer creates a consumer that must not exist yet and reports
+// errConsumerRace when another process created it first.
+func createConsumer(ctx context.Context, js jetstream.JetStream, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	cons, err := js.CreateConsumer(ctx, stream, cfg)
+	if errors.Is(err, jetstream.ErrConsumerExists) || isCreateRace(err) {
+		return nil, fmt.Errorf("%w: %w", errConsumerRace, err)
+	}
+	return cons, err
+}
+
+// isCreateRace reports the generic create failure the server returns when
+// another client changes the same consumer at the same moment.
+func isCreateRace(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeConsumerCreate
 }
 
 // returnBuffered stops pulling and negatively acknowledges every message
@@ -295,7 +404,7 @@ func returnBuffered(it jetstream.MessagesContext) {
 }
 
 // nextBatch blocks for the first message, then collects more until the
-// batch is full or linger passes without a new one.
+// batch is full or linger has passed since the first message.
 func nextBatch(ctx context.Context, it jetstream.MessagesContext, size int, linger time.Duration) ([]Msg, error) {
 	first, err := it.Next(jetstream.NextContext(ctx))
 	if err != nil {
@@ -304,8 +413,10 @@ func nextBatch(ctx context.Context, it jetstream.MessagesContext, size int, ling
 	batch := make([]Msg, 0, size)
 	batch = append(batch, fromJetStream(first))
 
+	fill, cancel := context.WithTimeout(ctx, linger)
+	defer cancel()
 	for len(batch) < size {
-		m, err := it.Next(jetstream.NextMaxWait(linger))
+		m, err := it.Next(jetstream.NextContext(fill))
 		if err != nil {
 			// A timeout ends the batch; any other error shows up again on
 			// the next blocking Next.

@@ -41,6 +41,10 @@ func (e Envelope) MarshalJSON() ([]byte, error) {
 	if payload == nil {
 		payload = json.RawMessage("null")
 	}
+	ts := e.TS.UTC()
+	if y := ts.Year(); y < 0 || y > 9999 {
+		return nil, fmt.Errorf("bus: envelope %s: ts year %d is outside [0,9999]", e.ID, y)
+	}
 
 	b := make([]byte, 0, 192+len(payload))
 	b = append(b, `{"schema_version":`...)
@@ -52,7 +56,7 @@ func (e Envelope) MarshalJSON() ([]byte, error) {
 	b = append(b, `,"type":`...)
 	b = appendString(b, e.Type)
 	b = append(b, `,"ts":"`...)
-	b = e.TS.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = ts.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","source":`...)
 	b = appendString(b, e.Source)
 	b = append(b, `,"payload":`...)

@@ -518,10 +518,9 @@ func (s *Store) ListCanaryTriggers(ctx context.Context, tokenUUID string, p stor
 // trigger's source address. The results list the hits of planted tokens
 // in input order.
 //
-// The batch costs a fixed number of statements plus one multi-row insert
-// per 256 new triggers: tokens, earlier triggers and attackers are read
-// with IN queries, repeats inside the batch are folded in memory, and
-// counters are written once per token.
+// The batch reads tokens, earlier triggers and attackers with one IN query
+// each, folds repeats inside the batch in memory, inserts each new trigger
+// with one prepared statement and writes counters once per token.
 func (s *Store) RecordCanaryHits(ctx context.Context, hits []CanaryHit, window time.Duration) ([]CanaryHitResult, error) {
 	if len(hits) == 0 {
 		return nil, nil

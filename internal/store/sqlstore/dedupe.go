@@ -25,6 +25,34 @@ func goMigrations() []*goose.Migration {
 	}
 }
 
+// fillDedupeHashes runs backfillDedupeHashes again when rows without a
+// hash exist, which happens when a build from before the column wrote to
+// the database after migration 51. Open calls it, and it only reads when
+// every row has its hash.
+func (s *Store) fillDedupeHashes(ctx context.Context) error {
+	var one int
+	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM canary_triggers WHERE dedupe_hash IS NULL LIMIT 1`).Scan(&one)
+	if err == sql.ErrNoRows {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store: find canary triggers without a dedupe hash: %w", err)
+	}
+
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: hash canary dedupe keys: %w", err)
+	}
+	defer tx.Rollback()
+	if err := backfillDedupeHashes(ctx, tx); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: hash canary dedupe keys: commit: %w", err)
+	}
+	return nil
+}
+
 // backfillDedupeHashes fills canary_triggers.dedupe_hash for the rows
 // stored before the column existed.
 func backfillDedupeHashes(ctx context.Context, tx *sql.Tx) error {

@@ -427,9 +427,32 @@ func identLink(ctx context.Context, tx *sql.Tx, list []IdentityLink) error {
 		return fmt.Errorf("store: link %d attackers to identities: %w", len(list), err)
 	}
 	if int(n) != len(distinct) {
-		return fmt.Errorf("store: link attackers: %d of %d attackers: %w", len(distinct)-int(n), len(distinct), errNotFound)
+		return fmt.Errorf("store: link attackers %s: %w", missingAttackers(ctx, tx, list), errNotFound)
 	}
 	return nil
+}
+
+// missingAttackers names up to five attackers of list that have no row,
+// for the error of a link that updated fewer rows than it named.
+func missingAttackers(ctx context.Context, tx *sql.Tx, list []IdentityLink) string {
+	ids := make([]string, len(list))
+	for i, l := range list {
+		ids[i] = l.AttackerUUID
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT value FROM json_each(?)
+		WHERE value NOT IN (SELECT uuid FROM attackers) LIMIT 5`, mustJSON(ids))
+	if err != nil {
+		return fmt.Sprintf("(lookup failed: %v)", err)
+	}
+	defer rows.Close()
+	var missing []string
+	for rows.Next() {
+		var id string
+		if rows.Scan(&id) == nil {
+			missing = append(missing, id)
+		}
+	}
+	return strings.Join(missing, ", ")
 }
 
 func identRollups(ctx context.Context, tx *sql.Tx, list []IdentityRollupUpdate, now string) error {

@@ -196,6 +196,9 @@ func TestApplyIdentityChanges(t *testing.T) {
 	if !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("link to a missing attacker: error = %v, want ErrNotFound", err)
 	}
+	if err == nil || !strings.Contains(err.Error(), "no-such-attacker") {
+		t.Errorf("link to a missing attacker: error = %v, want it to name the attacker", err)
+	}
 	if _, err := s.GetIdentity(ctx, "i-c"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("identity of a failed transaction exists: %v", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -39,6 +40,8 @@ type Store struct {
 
 	stopCheckpoints context.CancelFunc
 	checkpointsDone chan struct{}
+	closeOnce       sync.Once
+	closeErr        error
 }
 
 // Options tunes Open. The zero value is usable.
@@ -47,7 +50,7 @@ type Options struct {
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// CheckpointEvery is how often the write-ahead log is copied into
-	// the database file; zero means once a second.
+	// the database file; zero means every 200 ms.
 	CheckpointEvery time.Duration
 }
 
@@ -73,8 +76,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	// Statement journals (multi-row writes under triggers and foreign
 	// keys) stay in memory instead of a temporary file.
 	q.Add("_pragma", "temp_store(MEMORY)")
-	// The store's own goroutine checkpoints; see checkpointer.
-	q.Add("_pragma", "wal_autocheckpoint(0)")
+	// SQLite's own checkpoint stays on (see checkpointer), and a log that
+	// grew during a burst is cut back to 64 MiB once it restarts.
+	q.Add("_pragma", "journal_size_limit(67108864)")
 	q.Set("_txlock", "immediate")
 	dsn := "file:" + path + "?" + q.Encode()
 
@@ -104,12 +108,16 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := s.fillDedupeHashes(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 
 	cpCtx, cancel := context.WithCancel(context.Background())
 	s.stopCheckpoints, s.checkpointsDone = cancel, make(chan struct{})
 	every := opts.CheckpointEvery
 	if every <= 0 {
-		every = time.Second
+		every = 200 * time.Millisecond
 	}
 	go s.checkpointer(cpCtx, every, s.checkpointsDone)
 	return s, nil
@@ -142,12 +150,14 @@ func (s *Store) DB() *sql.DB { return s.db }
 // is left of the write-ahead log when the last connection to the file
 // closes, in whichever process that is.
 func (s *Store) Close() error {
-	if s.stopCheckpoints != nil {
-		s.stopCheckpoints()
-		<-s.checkpointsDone
-		s.stopCheckpoints = nil
-	}
-	return s.db.Close()
+	s.closeOnce.Do(func() {
+		if s.stopCheckpoints != nil {
+			s.stopCheckpoints()
+			<-s.checkpointsDone
+		}
+		s.closeErr = s.db.Close()
+	})
+	return s.closeErr
 }
 
 // Ping checks that the database answers.
