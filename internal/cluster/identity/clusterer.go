@@ -213,22 +213,39 @@ func (c *Clusterer) load(ctx context.Context, full bool, now time.Time) ([]int32
 		since = c.watermark.Add(-c.lookback)
 	}
 
+	// The store reads and decodes rows on its own goroutine while this one
+	// indexes them, so the two halves of the work overlap on two cores.
+	scanCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	attackers := make(chan store.Attacker, 256)
+	scanned := make(chan error, 1)
+	go func() {
+		defer close(attackers)
+		scanned <- c.store.ScanAttackersForClustering(scanCtx, since, func(a store.Attacker) error {
+			select {
+			case attackers <- a:
+				return nil
+			case <-scanCtx.Done():
+				return scanCtx.Err()
+			}
+		})
+	}()
+
 	var touched []int32
 	rows := 0
-	err := c.store.ScanAttackersForClustering(ctx, since, func(a store.Attacker) error {
+	for a := range attackers {
 		rows++
 		if a.UpdatedAt.After(c.watermark) {
 			c.watermark = a.UpdatedAt
 		}
 		if a.UUID == "" {
-			return nil
+			continue
 		}
 		if slot, changed := c.ingest(a); changed {
 			touched = append(touched, slot)
 		}
-		return nil
-	})
-	if err != nil {
+	}
+	if err := <-scanned; err != nil {
 		return nil, fmt.Errorf("identity tick: read attackers: %w", err)
 	}
 	c.log.Debug("identity tick read attackers", "rows", rows, "full", full)
