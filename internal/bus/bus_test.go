@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
 	"github.com/decnet/decnet/internal/bus"
@@ -241,84 +239,6 @@ func TestConsumeLaterBatchKeepsFailedOne(t *testing.T) {
 	sort.Slice(acked, func(i, j int) bool { return acked[i] < acked[j] })
 	if diff := cmp.Diff(acked, []uint64{1, 2, 3, 4, 5, 6}); diff != "" {
 		t.Errorf("acknowledged sequences (-got +want):\n%s", diff)
-	}
-}
-
-// TestConsumeRecreatesAckAllConsumer starts from a durable that an older
-// version created with AckAll and acknowledged up to sequence 2: Consume
-// must switch it to explicit acknowledgements and resume at sequence 3.
-func TestConsumeRecreatesAckAllConsumer(t *testing.T) {
-	srv := bustest.Start(t)
-	b := bustest.ConnectInProcess(t, srv, "ingester")
-	publishEvents(t, b, 5)
-
-	nc, err := nats.Connect("", srv.InProcessOption())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	old, err := js.CreateConsumer(ctx, bus.EventsStream, jetstream.ConsumerConfig{
-		Durable: "legacy", AckPolicy: jetstream.AckAllPolicy, DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := old.Fetch(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var last jetstream.Msg
-	for m := range got.Messages() {
-		last = m
-	}
-	if last == nil {
-		t.Fatal("fetched no message from the legacy consumer")
-	}
-	if err := last.DoubleAck(ctx); err != nil {
-		t.Fatal(err)
-	}
-
-	var mu sync.Mutex
-	var seen []uint64
-	done := make(chan error, 1)
-	go func() {
-		done <- b.Consume(ctx, bus.ConsumeConfig{Stream: bus.EventsStream, Durable: "legacy", Batch: 10},
-			func(_ context.Context, msgs []bus.Msg) error {
-				mu.Lock()
-				defer mu.Unlock()
-				for _, m := range msgs {
-					seen = append(seen, m.Seq)
-				}
-				return nil
-			})
-	}()
-	waitFor(t, "3 messages", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(seen) >= 3
-	})
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Consume: %v", err)
-	}
-
-	mu.Lock()
-	defer mu.Unlock()
-	if diff := cmp.Diff(seen, []uint64{3, 4, 5}); diff != "" {
-		t.Errorf("delivered sequences (-got +want):\n%s", diff)
-	}
-	info, err := js.Consumer(context.Background(), bus.EventsStream, "legacy")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p := info.CachedInfo().Config.AckPolicy; p != jetstream.AckExplicitPolicy {
-		t.Errorf("ack policy = %v, want explicit", p)
 	}
 }
 
