@@ -32,7 +32,9 @@ const (
 	DefaultSSEMaxPerUser     = 5
 	DefaultKeepaliveInterval = 15 * time.Second
 	DefaultSnapshotSize      = 50
-	shutdownTimeout          = 5 * time.Second
+	// shutdownTimeout bounds the wait for requests in flight at shutdown.
+	// It stays inside the 3 s that decnet up gives every worker to stop.
+	shutdownTimeout = 2 * time.Second
 )
 
 // Config is the API server's configuration.

@@ -36,7 +36,11 @@ const (
 	tcpIdleTimeout   = 10 * time.Second
 	maxTCPConns      = 256
 	maxTCPQueries    = 128
-	shutdownTimeout  = 5 * time.Second
+	// shutdownTimeout bounds the wait for HTTP requests in flight at
+	// shutdown, after which their connections are closed. It stays well
+	// inside the 3 s that decnet up gives every worker to stop, so a
+	// client that holds a request half sent cannot stall a Ctrl-C.
+	shutdownTimeout = time.Second
 )
 
 // Config configures a Worker.

@@ -3,6 +3,7 @@ package callback
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/netip"
 	"sync"
 	"testing"
@@ -102,5 +103,41 @@ func (tw *testWorker) waitEvents(t testing.TB, tokenUUID string, n int) []Trigge
 			t.Fatalf("got %d triggered events for %s within 10 s, want %d: %s", len(evs), tokenUUID, n, b)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestWorkerStopsWithHalfSentRequest holds an HTTP request half sent,
+// as a slow client does, and stops the worker: Run must return within the
+// 3 s that decnet up gives a worker.
+func TestWorkerStopsWithHalfSentRequest(t *testing.T) {
+	rec := NewRecorder(RecorderConfig{Store: openStore(t), Window: time.Second})
+	w, err := NewWorker(Config{HTTPAddr: "127.0.0.1:0", DNSAddr: "127.0.0.1:0", Zone: testZone, Recorder: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	<-w.Ready()
+
+	conn, err := net.Dial("tcp", w.HTTPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("GET /c/x HTTP/1.1\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("Run did not return within 3 s of the cancel while a request was half sent")
 	}
 }
