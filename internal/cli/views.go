@@ -80,7 +80,7 @@ func newAttackersCmd(g *globals) *cobra.Command {
 			}
 
 			tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "IP\tLAST SEEN\tEVENTS\tDECKIES\tSERVICES\tLOGINS\tCOMMANDS\tHASSH")
+			fmt.Fprintln(tw, "IP\tLAST SEEN\tEVENTS\tDECKIES\tSERVICES\tCREDENTIALS\tCOMMANDS\tHASSH")
 			for _, v := range views {
 				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t%d\t%s\n", v.IP, v.LastSeen.Format(time.RFC3339), v.EventCount,
 					strings.Join(v.Deckies, ","), strings.Join(v.Services, ","), len(v.Credentials), len(v.Commands), v.Fingerprints[store.FPHASSH])
