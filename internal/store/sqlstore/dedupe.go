@@ -30,8 +30,8 @@ func goMigrations() []*goose.Migration {
 // the database after migration 51. Open calls it, and it only reads when
 // every row has its hash.
 func (s *Store) fillDedupeHashes(ctx context.Context) error {
-	var one int
-	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM canary_triggers WHERE dedupe_hash IS NULL LIMIT 1`).Scan(&one)
+	var unhashed int64
+	err := s.db.QueryRowContext(ctx, `SELECT id FROM canary_triggers WHERE dedupe_hash IS NULL LIMIT 1`).Scan(&unhashed)
 	if err == sql.ErrNoRows {
 		return nil
 	}
