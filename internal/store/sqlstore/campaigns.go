@@ -5,9 +5,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -452,50 +450,22 @@ func campScan(r scanner) (Campaign, error) {
 // ListCampaigns returns one page of active campaigns (not merged out), most
 // recently updated first, and the number of active campaigns.
 func (s *Store) ListCampaigns(ctx context.Context, p store.Page) ([]Campaign, int, error) {
-	p = normalizePage(p)
-	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM campaigns WHERE merged_into_uuid IS NULL`).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("store: count campaigns: %w", err)
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+campColumns+` FROM campaigns
-		WHERE merged_into_uuid IS NULL ORDER BY updated_at DESC, uuid LIMIT ? OFFSET ?`, p.Limit, p.Offset)
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: list campaigns: %w", err)
-	}
-	defer rows.Close()
-	out := []Campaign{}
-	for rows.Next() {
-		c, err := campScan(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("store: list campaigns: %w", err)
-	}
-	return out, total, nil
+	return listPage(ctx, s, "campaigns",
+		`SELECT COUNT(*) FROM campaigns WHERE merged_into_uuid IS NULL`,
+		`SELECT `+campColumns+` FROM campaigns
+		WHERE merged_into_uuid IS NULL ORDER BY updated_at DESC, uuid LIMIT ? OFFSET ?`, nil, p, campScan)
 }
 
 // GetCampaign returns the campaign uuid resolves to: the row itself, or the
 // row at the end of its merge chain. Chains longer than MaxMergeHops stop
 // at the last row reached. An unknown uuid returns store.ErrNotFound.
 func (s *Store) GetCampaign(ctx context.Context, uuid string) (Campaign, error) {
-	c, err := s.getCampaignRow(ctx, uuid)
-	if err != nil {
-		return Campaign{}, err
-	}
-	for hop := 0; hop < MaxMergeHops && c.MergedIntoUUID != nil && *c.MergedIntoUUID != c.UUID; hop++ {
-		next, err := s.getCampaignRow(ctx, *c.MergedIntoUUID)
-		if errors.Is(err, store.ErrNotFound) {
-			break
+	return followMerges(ctx, uuid, s.getCampaignRow, func(c Campaign) string {
+		if c.MergedIntoUUID == nil || *c.MergedIntoUUID == c.UUID {
+			return ""
 		}
-		if err != nil {
-			return Campaign{}, err
-		}
-		c = next
-	}
-	return c, nil
+		return *c.MergedIntoUUID
+	})
 }
 
 func (s *Store) getCampaignRow(ctx context.Context, uuid string) (Campaign, error) {
@@ -506,14 +476,9 @@ func (s *Store) getCampaignRow(ctx context.Context, uuid string) (Campaign, erro
 	return c, err
 }
 
-// campTree is a recursive query over the campaigns whose merge chain ends
-// at the first argument: the winner and everything merged into it.
-var campTree = `WITH RECURSIVE tree(uuid, depth) AS (
-		SELECT ?, 0
-		UNION
-		SELECT c.uuid, t.depth + 1 FROM campaigns c JOIN tree t ON c.merged_into_uuid = t.uuid
-		WHERE t.depth < ` + strconv.Itoa(MaxMergeHops) + `
-	)`
+// campTree selects the campaigns whose merge chain ends at the first
+// argument. See mergeTree.
+var campTree = mergeTree("campaigns")
 
 // ListIdentitiesForCampaign returns one page of the active identities that
 // belong to the campaign uuid resolves to, including those still linked to
@@ -524,28 +489,9 @@ func (s *Store) ListIdentitiesForCampaign(ctx context.Context, uuid string, p st
 	if err != nil {
 		return nil, 0, err
 	}
-	p = normalizePage(p)
 	where := ` WHERE campaign_id IN (SELECT uuid FROM tree) AND merged_into_uuid IS NULL`
-	var total int
-	if err := s.db.QueryRowContext(ctx, campTree+` SELECT COUNT(*) FROM attacker_identities`+where, winner.UUID).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("store: count identities of campaign %s: %w", winner.UUID, err)
-	}
-	rows, err := s.db.QueryContext(ctx, campTree+` SELECT `+identColumns+` FROM attacker_identities`+where+`
-		ORDER BY updated_at DESC, uuid LIMIT ? OFFSET ?`, winner.UUID, p.Limit, p.Offset)
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: list identities of campaign %s: %w", winner.UUID, err)
-	}
-	defer rows.Close()
-	out := []Identity{}
-	for rows.Next() {
-		id, err := identScan(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("store: list identities of campaign %s: %w", winner.UUID, err)
-	}
-	return out, total, nil
+	return listPage(ctx, s, "identities of campaign "+winner.UUID,
+		campTree+` SELECT COUNT(*) FROM attacker_identities`+where,
+		campTree+` SELECT `+identColumns+` FROM attacker_identities`+where+`
+		ORDER BY updated_at DESC, uuid LIMIT ? OFFSET ?`, []any{winner.UUID}, p, identScan)
 }

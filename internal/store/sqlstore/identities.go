@@ -5,9 +5,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -547,50 +545,22 @@ func identScan(r scanner) (Identity, error) {
 // ListIdentities returns one page of active identities (not merged out),
 // most recently updated first, and the number of active identities.
 func (s *Store) ListIdentities(ctx context.Context, p store.Page) ([]Identity, int, error) {
-	p = normalizePage(p)
-	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM attacker_identities WHERE merged_into_uuid IS NULL`).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("store: count identities: %w", err)
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+identColumns+` FROM attacker_identities
-		WHERE merged_into_uuid IS NULL ORDER BY updated_at DESC, uuid LIMIT ? OFFSET ?`, p.Limit, p.Offset)
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: list identities: %w", err)
-	}
-	defer rows.Close()
-	out := []Identity{}
-	for rows.Next() {
-		id, err := identScan(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("store: list identities: %w", err)
-	}
-	return out, total, nil
+	return listPage(ctx, s, "identities",
+		`SELECT COUNT(*) FROM attacker_identities WHERE merged_into_uuid IS NULL`,
+		`SELECT `+identColumns+` FROM attacker_identities
+		WHERE merged_into_uuid IS NULL ORDER BY updated_at DESC, uuid LIMIT ? OFFSET ?`, nil, p, identScan)
 }
 
 // GetIdentity returns the identity uuid resolves to: the row itself, or the
 // row at the end of its merge chain. Chains longer than MaxMergeHops stop at
 // the last row reached. An unknown uuid returns store.ErrNotFound.
 func (s *Store) GetIdentity(ctx context.Context, uuid string) (Identity, error) {
-	id, err := s.getIdentityRow(ctx, uuid)
-	if err != nil {
-		return Identity{}, err
-	}
-	for hop := 0; hop < MaxMergeHops && id.MergedIntoUUID != nil && *id.MergedIntoUUID != id.UUID; hop++ {
-		next, err := s.getIdentityRow(ctx, *id.MergedIntoUUID)
-		if errors.Is(err, store.ErrNotFound) {
-			break
+	return followMerges(ctx, uuid, s.getIdentityRow, func(id Identity) string {
+		if id.MergedIntoUUID == nil || *id.MergedIntoUUID == id.UUID {
+			return ""
 		}
-		if err != nil {
-			return Identity{}, err
-		}
-		id = next
-	}
-	return id, nil
+		return *id.MergedIntoUUID
+	})
 }
 
 func (s *Store) getIdentityRow(ctx context.Context, uuid string) (Identity, error) {
@@ -602,15 +572,9 @@ func (s *Store) getIdentityRow(ctx context.Context, uuid string) (Identity, erro
 	return id, err
 }
 
-// identTree is a recursive query over the identities whose merge chain
-// ends at the first argument: the winner and everything merged into it,
-// directly or through other losers, up to MaxMergeHops deep.
-var identTree = `WITH RECURSIVE tree(uuid, depth) AS (
-		SELECT ?, 0
-		UNION
-		SELECT i.uuid, t.depth + 1 FROM attacker_identities i JOIN tree t ON i.merged_into_uuid = t.uuid
-		WHERE t.depth < ` + strconv.Itoa(MaxMergeHops) + `
-	)`
+// identTree selects the identities whose merge chain ends at the first
+// argument. See mergeTree.
+var identTree = mergeTree("attacker_identities")
 
 // ListObservationsForIdentity returns one page of the attacker rows that
 // belong to the identity uuid resolves to, including the rows still linked
@@ -621,29 +585,9 @@ func (s *Store) ListObservationsForIdentity(ctx context.Context, uuid string, p 
 	if err != nil {
 		return nil, 0, err
 	}
-	p = normalizePage(p)
-
-	var total int
-	err = s.db.QueryRowContext(ctx, identTree+` SELECT COUNT(*) FROM attackers WHERE identity_id IN (SELECT uuid FROM tree)`, winner.UUID).Scan(&total)
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: count observations of identity %s: %w", winner.UUID, err)
-	}
-	rows, err := s.db.QueryContext(ctx, identTree+` SELECT `+attackerColumns+` FROM attackers
-		WHERE identity_id IN (SELECT uuid FROM tree) ORDER BY last_seen DESC, uuid LIMIT ? OFFSET ?`, winner.UUID, p.Limit, p.Offset)
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: list observations of identity %s: %w", winner.UUID, err)
-	}
-	defer rows.Close()
-	out := []store.Attacker{}
-	for rows.Next() {
-		a, err := scanAttacker(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("store: list observations of identity %s: %w", winner.UUID, err)
-	}
-	return out, total, nil
+	return listPage(ctx, s, "observations of identity "+winner.UUID,
+		identTree+` SELECT COUNT(*) FROM attackers WHERE identity_id IN (SELECT uuid FROM tree)`,
+		identTree+` SELECT `+attackerColumns+` FROM attackers
+		WHERE identity_id IN (SELECT uuid FROM tree) ORDER BY last_seen DESC, uuid LIMIT ? OFFSET ?`,
+		[]any{winner.UUID}, p, scanAttacker)
 }
