@@ -535,10 +535,8 @@ func (s *Store) RecordCanaryHits(ctx context.Context, hits []CanaryHit, window t
 	// The connection caches enough index pages for a burst. The setting
 	// lasts for the connection, and it is set per batch because the pool
 	// hands out any connection.
-	for _, pragma := range []string{"PRAGMA cache_size = -16384"} {
-		if _, err := tx.ExecContext(ctx, pragma); err != nil {
-			return nil, fmt.Errorf("store: record canary hits: %s: %w", pragma, err)
-		}
+	if _, err := tx.ExecContext(ctx, "PRAGMA cache_size = -16384"); err != nil {
+		return nil, fmt.Errorf("store: record canary hits: set cache size: %w", err)
 	}
 	r := &hitRecorder{tx: tx, tokens: map[string]*CanaryToken{}, recent: map[string]*recentTrigger{},
 		attackers: map[string]string{}, counts: map[string]*tokenCounts{}, merges: map[int64]*mergeCounts{}}

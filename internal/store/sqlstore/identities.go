@@ -257,10 +257,8 @@ func (s *Store) ApplyIdentityChanges(ctx context.Context, c IdentityChanges) err
 	// A tick touches index pages all over attacker_identities and
 	// attackers, so a larger page cache saves rereading them. The pragma is
 	// set on the connection before the transaction starts.
-	for _, pragma := range []string{`PRAGMA cache_size = -65536`} {
-		if _, err := conn.ExecContext(ctx, pragma); err != nil {
-			return fmt.Errorf("store: apply identity changes: %s: %w", pragma, err)
-		}
+	if _, err := conn.ExecContext(ctx, `PRAGMA cache_size = -65536`); err != nil {
+		return fmt.Errorf("store: apply identity changes: set cache size: %w", err)
 	}
 
 	tx, err := conn.BeginTx(ctx, nil)
