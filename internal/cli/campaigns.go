@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"text/tabwriter"
@@ -58,41 +57,13 @@ date. The worker ticks when identity events arrive on the bus at DECNET_BUS_URL
 DECNET_BUS_URL it only polls.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
 			if poll < time.Second {
 				return fmt.Errorf("invalid --poll-interval %v: use 1s or more", poll)
 			}
-			log, err := g.logger()
-			if err != nil {
-				return err
-			}
-			cfg, err := df.loadConfig()
-			if err != nil {
-				return err
-			}
-			st, err := openStore(ctx, cfg, log)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-
-			var b *bus.Bus
-			if cfg.BusURL != "" {
-				b, err = bus.Connect(ctx, cfg.BusURL, campaign.WorkerName, bus.WithLogger(log), bus.WithSource(campaign.WorkerName))
-				if err != nil {
-					return fmt.Errorf("connect to DECNET_BUS_URL %s: %w", cfg.BusURL, err)
-				}
-				defer b.Close()
-			}
-			runner := &workers.Runner{Logger: log}
-			if b != nil {
-				runner.Bus = b
-			}
-			err = runner.Run(ctx, newCampaignWorker(st, b, log, poll))
-			if errors.Is(err, context.Canceled) {
-				return nil
-			}
-			return err
+			return runClusterWorker(cmd.Context(), g, &df, campaign.WorkerName,
+				func(st *sqlstore.Store, b *bus.Bus, log *slog.Logger) workers.Worker {
+					return newCampaignWorker(st, b, log, poll)
+				})
 		},
 	}
 	df.register(cmd, false)

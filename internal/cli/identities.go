@@ -103,42 +103,52 @@ Without DECNET_BUS_URL the clusterer only polls and publishes nothing.`,
 			if _, err := identity.ParseAlgorithm(os.Getenv(identity.AlgorithmEnv)); err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			log, err := g.logger()
-			if err != nil {
-				return err
-			}
-			cfg, err := df.loadConfig()
-			if err != nil {
-				return err
-			}
-			st, err := openStore(ctx, cfg, log)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-
-			var b *bus.Bus
-			if cfg.BusURL != "" {
-				b, err = bus.Connect(ctx, cfg.BusURL, identity.WorkerName, bus.WithLogger(log), bus.WithSource(identity.WorkerName))
-				if err != nil {
-					return fmt.Errorf("connect to DECNET_BUS_URL %s: %w", cfg.BusURL, err)
-				}
-				defer b.Close()
-			}
-
-			runner := &workers.Runner{Logger: log}
-			if b != nil {
-				runner.Bus = b
-			}
-			err = runner.Run(ctx, newClustererWorker(st, b, log, poll))
-			if errors.Is(err, context.Canceled) {
-				return nil
-			}
-			return err
+			return runClusterWorker(cmd.Context(), g, &df, identity.WorkerName,
+				func(st *sqlstore.Store, b *bus.Bus, log *slog.Logger) workers.Worker {
+					return newClustererWorker(st, b, log, poll)
+				})
 		},
 	}
 	df.register(cmd, false)
 	cmd.Flags().DurationVarP(&poll, "poll-interval", "i", identity.DefaultPollInterval, "longest wait between ticks when no event arrives")
 	return cmd
+}
+
+// runClusterWorker runs a clusterer outside decnet up: it opens the store
+// and, when DECNET_BUS_URL is set, connects to the bus as name, then runs
+// the worker that build returns until ctx ends.
+func runClusterWorker(ctx context.Context, g *globals, df *dataFlags, name string,
+	build func(*sqlstore.Store, *bus.Bus, *slog.Logger) workers.Worker) error {
+	log, err := g.logger()
+	if err != nil {
+		return err
+	}
+	cfg, err := df.loadConfig()
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	var b *bus.Bus
+	if cfg.BusURL != "" {
+		b, err = bus.Connect(ctx, cfg.BusURL, name, bus.WithLogger(log), bus.WithSource(name))
+		if err != nil {
+			return fmt.Errorf("connect to DECNET_BUS_URL %s: %w", cfg.BusURL, err)
+		}
+		defer b.Close()
+	}
+
+	runner := &workers.Runner{Logger: log}
+	if b != nil {
+		runner.Bus = b
+	}
+	err = runner.Run(ctx, build(st, b, log))
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
 }
